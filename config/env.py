@@ -1,0 +1,211 @@
+"""Configuration from the environment, validated once at start-up.
+
+Every variable of DESIGN §11 is read here and nowhere else.  A bad value raises
+``ConfigError`` naming the variable, so start-up stops with a clear message instead of
+failing later on the first request that happens to need it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_THROTTLE_RE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Config:
+    mode: str  # "embedded" (no Redis) or "production"
+    database: dict
+    redis_url: str | None
+    webhook_secret: str | None
+    broker: str
+    openalgo_url: str | None
+    openalgo_api_key: str | None
+    signal_timezone: str
+    max_signal_age: int
+    max_signal_future: int
+    webhook_auth_failure_throttle: str
+    trusted_proxy_count: int
+    instance_name: str
+    secret_key: str
+    debug: bool
+    allowed_hosts: list[str]
+    log_format: str
+    alert_webhook_url: str | None
+    telegram_bot_token: str | None
+    telegram_chat_id: str | None
+    paper_slippage_percent: str
+    paper_option_time_value: str
+
+    @property
+    def embedded(self) -> bool:
+        return self.mode == "embedded"
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(name, f"must be a whole number, got {raw!r}")
+    value = int(raw)
+    if value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: set[str]) -> str:
+    raw = (_get(env, name) or default).lower()
+    if raw not in choices:
+        raise ConfigError(name, f"must be one of {sorted(choices)}, got {raw!r}")
+    return raw
+
+
+def _decimal_text(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _get(env, name) or default
+    if not re.fullmatch(r"\d+(\.\d+)?", raw):
+        raise ConfigError(name, f"must be a non-negative decimal number, got {raw!r}")
+    return raw
+
+
+def _database(env: Mapping[str, str]) -> dict:
+    raw = _get(env, "DATABASE_URL")
+    if raw is None:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(BASE_DIR / "var" / "pm.sqlite3"),
+        }
+    try:
+        parsed = dj_database_url.parse(raw)
+    except Exception as exc:  # dj-database-url raises several types for bad URLs
+        raise ConfigError("DATABASE_URL", f"cannot be parsed ({exc})") from None
+    engine = parsed.get("ENGINE", "")
+    if engine not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+        raise ConfigError("DATABASE_URL", "must be a postgres:// or sqlite:// URL")
+    if not parsed.get("NAME"):
+        raise ConfigError("DATABASE_URL", "has no database name")
+    if engine == "django.db.backends.postgresql" and not parsed.get("HOST"):
+        raise ConfigError("DATABASE_URL", "has no host")
+    return parsed
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    raw = _get(env, "REDIS_URL")
+    if raw is None:
+        return None
+    if not re.fullmatch(r"rediss?://[^\s/]*(:\d+)?(/\d+)?", raw):
+        raise ConfigError("REDIS_URL", f"must look like redis://host:port/db, got {raw!r}")
+    return raw
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    name = _get(env, "SIGNAL_TIMEZONE") or "Asia/Kolkata"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("SIGNAL_TIMEZONE", f"unknown time zone {name!r}") from None
+    return name
+
+
+def load(env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the whole configuration; raise ConfigError on the first bad variable."""
+    env = os.environ if env is None else env
+    redis_url = _redis_url(env)
+    mode = "embedded" if redis_url is None else "production"
+    production = mode == "production"
+
+    database = _database(env)
+    broker = _choice(env, "BROKER", "paper", {"paper", "openalgo"})
+    openalgo_url = _get(env, "OPENALGO_URL")
+    openalgo_api_key = _get(env, "OPENALGO_API_KEY")
+    if broker == "openalgo":
+        if openalgo_url is None:
+            raise ConfigError("OPENALGO_URL", "is required when BROKER=openalgo")
+        if not re.fullmatch(r"https?://\S+", openalgo_url):
+            raise ConfigError("OPENALGO_URL", f"must be an http(s) URL, got {openalgo_url!r}")
+        if openalgo_api_key is None:
+            raise ConfigError("OPENALGO_API_KEY", "is required when BROKER=openalgo")
+
+    webhook_secret = _get(env, "WEBHOOK_SECRET")
+    if production and webhook_secret is None:
+        raise ConfigError("WEBHOOK_SECRET", "is required outside the embedded demo")
+    if webhook_secret is not None and len(webhook_secret) < 12:
+        raise ConfigError("WEBHOOK_SECRET", "must be at least 12 characters")
+
+    secret_key = _get(env, "DJANGO_SECRET_KEY")
+    if secret_key is None:
+        if production:
+            raise ConfigError("DJANGO_SECRET_KEY", "is required outside the embedded demo")
+        secret_key = "embedded-demo-only-not-secret"
+
+    throttle = _get(env, "WEBHOOK_AUTH_FAILURE_THROTTLE") or "20/min"
+    if not _THROTTLE_RE.fullmatch(throttle):
+        raise ConfigError("WEBHOOK_AUTH_FAILURE_THROTTLE", f"must look like 20/min, got {throttle!r}")
+
+    hosts_raw = _get(env, "ALLOWED_HOSTS")
+    allowed_hosts = [h.strip() for h in hosts_raw.split(",") if h.strip()] if hosts_raw else None
+    if allowed_hosts is None:
+        allowed_hosts = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+    return Config(
+        mode=mode,
+        database=database,
+        redis_url=redis_url,
+        webhook_secret=webhook_secret,
+        broker=broker,
+        openalgo_url=openalgo_url,
+        openalgo_api_key=openalgo_api_key,
+        signal_timezone=_timezone(env),
+        max_signal_age=_int(env, "MAX_SIGNAL_AGE", 3600, minimum=1),
+        max_signal_future=_int(env, "MAX_SIGNAL_FUTURE", 300),
+        webhook_auth_failure_throttle=throttle,
+        trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
+        instance_name=_get(env, "INSTANCE_ID") or socket.gethostname(),
+        secret_key=secret_key,
+        debug=_bool(env, "DJANGO_DEBUG", False),
+        allowed_hosts=allowed_hosts,
+        log_format=_choice(env, "LOG_FORMAT", "json" if production else "console", {"json", "console"}),
+        alert_webhook_url=_get(env, "ALERT_WEBHOOK_URL"),
+        telegram_bot_token=_get(env, "TELEGRAM_BOT_TOKEN"),
+        telegram_chat_id=_get(env, "TELEGRAM_CHAT_ID"),
+        paper_slippage_percent=_decimal_text(env, "PAPER_SLIPPAGE_PERCENT", "0"),
+        paper_option_time_value=_decimal_text(env, "PAPER_OPTION_TIME_VALUE", "150"),
+    )

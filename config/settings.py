@@ -1,0 +1,206 @@
+"""Django settings.  Every value comes from ``config.env.load()`` (DESIGN §11, §12)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from config import env as _env
+from config.logging import build_logging
+
+CONFIG = _env.load()
+BASE_DIR = _env.BASE_DIR
+VAR_DIR = Path(CONFIG.database["NAME"]).parent if CONFIG.embedded and "sqlite" in CONFIG.database["ENGINE"] else BASE_DIR / "var"
+
+# GENERAL ----------------------------------------------------------------------------------
+SECRET_KEY = CONFIG.secret_key
+DEBUG = CONFIG.debug
+ALLOWED_HOSTS = CONFIG.allowed_hosts
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "Asia/Kolkata"
+USE_I18N = False
+USE_TZ = True
+APPEND_SLASH = False
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_celery_beat",
+    "portfolio",
+    "positions",
+    "signals",
+    "recovery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# DATABASES --------------------------------------------------------------------------------
+_database = dict(CONFIG.database)
+if _database["ENGINE"] == "django.db.backends.postgresql":
+    _database.update(
+        CONN_MAX_AGE=0,  # required with the psycopg pool
+        CONN_HEALTH_CHECKS=True,
+        OPTIONS={
+            "pool": {"min_size": 1, "max_size": 12, "timeout": 5, "max_idle": 300},
+            "connect_timeout": 5,
+            "application_name": "ha-portfolio-manager",
+            "options": "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=60000",
+        },
+    )
+else:
+    _database.setdefault("OPTIONS", {})
+    # WAL lets the admin read while the executor writes; the busy timeout waits instead of
+    # failing when two threads of the embedded process write at once.
+    _database["OPTIONS"].update(
+        timeout=20,
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        transaction_mode="IMMEDIATE",
+    )
+DATABASES = {"default": _database}
+
+# CACHE AND REDIS ----------------------------------------------------------------------------
+REDIS_URL = CONFIG.redis_url
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "pm",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+                "IGNORE_EXCEPTIONS": False,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# CELERY -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = CONFIG.embedded
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 120
+CELERY_TASK_TIME_LIMIT = 150
+# Redelivery of an unacknowledged task happens after the visibility timeout; it must exceed the
+# longest task (the hard time limit) or a running task would be delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 600,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+    "retry_on_timeout": False,
+    "max_retries": 1,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "recovery.beat:LeaderDatabaseScheduler"
+CELERY_BEAT_CRON_STARTING_DEADLINE = 1800
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# REST FRAMEWORK ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "HA Portfolio Manager",
+    "DESCRIPTION": "TradingView alerts to sized, broker-confirmed futures positions.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+}
+
+# LOGGING ----------------------------------------------------------------------------------
+LOGGING = build_logging(CONFIG.log_format)
+
+
+def _demo_webhook_secret() -> str:
+    """The embedded demo makes up a secret once and keeps it next to its database."""
+    path = VAR_DIR / "demo_webhook_secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(18)
+    path.write_text(value + "\n")
+    return value
+
+
+# PORTFOLIO MANAGER ------------------------------------------------------------------------
+PM_MODE = CONFIG.mode
+PM_INSTANCE_NAME = CONFIG.instance_name
+PM_WEBHOOK_SECRET = CONFIG.webhook_secret or _demo_webhook_secret()
+PM_WEBHOOK_MAX_BYTES = 10_240
+PM_WEBHOOK_AUTH_FAILURE_THROTTLE = CONFIG.webhook_auth_failure_throttle
+PM_TRUSTED_PROXY_COUNT = CONFIG.trusted_proxy_count
+PM_SIGNAL_TIMEZONE = CONFIG.signal_timezone
+PM_MAX_SIGNAL_AGE = CONFIG.max_signal_age
+PM_MAX_SIGNAL_FUTURE = CONFIG.max_signal_future
+PM_BROKER = CONFIG.broker
+PM_OPENALGO_URL = CONFIG.openalgo_url
+PM_OPENALGO_API_KEY = CONFIG.openalgo_api_key
+PM_PAPER_SLIPPAGE_PERCENT = CONFIG.paper_slippage_percent
+PM_PAPER_OPTION_TIME_VALUE = CONFIG.paper_option_time_value
+PM_ALERT_WEBHOOK_URL = CONFIG.alert_webhook_url
+PM_TELEGRAM_BOT_TOKEN = CONFIG.telegram_bot_token
+PM_TELEGRAM_CHAT_ID = CONFIG.telegram_chat_id
+PM_SIGNAL_CLAIM_SECONDS = 60
+PM_SIGNAL_LOCK_TTL = 30
+PM_DEDUP_CACHE_SECONDS = 24 * 3600
+PM_LEADER_LEASE_MS = 2000
+PM_HEARTBEAT_SECONDS = 2
+PM_INSTANCE_DEAD_SECONDS = 30

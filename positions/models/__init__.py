@@ -1,0 +1,33 @@
+from positions.models.intent import (
+    IntentStatus,
+    Leg,
+    OrderAction,
+    OrderIntent,
+    IntentPurpose,
+    PriceType,
+)
+from positions.models.paper import PaperOrder, PaperOrderStatus, PaperPosition
+from positions.models.position import (
+    LIVE_STATUSES,
+    Position,
+    PositionStatus,
+    PyramidingState,
+    RolloverStatus,
+)
+
+__all__ = [
+    "IntentPurpose",
+    "IntentStatus",
+    "LIVE_STATUSES",
+    "Leg",
+    "OrderAction",
+    "OrderIntent",
+    "PaperOrder",
+    "PaperOrderStatus",
+    "PaperPosition",
+    "Position",
+    "PositionStatus",
+    "PriceType",
+    "PyramidingState",
+    "RolloverStatus",
+]

@@ -1,0 +1,81 @@
+"""The signal inbox.  A signal is accepted exactly when its row commits under a unique fingerprint."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from config.dbutils import choices_constraint
+
+
+class SignalType(models.TextChoices):
+    BASE_ENTRY = "BASE_ENTRY", "Base entry"
+    PYRAMID = "PYRAMID", "Pyramid"
+    EXIT = "EXIT", "Exit"
+    MARKET_DATA = "MARKET_DATA", "Market data bar"
+    EOD_MONITOR = "EOD_MONITOR", "End-of-day monitor"
+
+
+class SignalStatus(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    PROCESSING = "processing", "Processing"
+    EXECUTED = "executed", "Executed"
+    BLOCKED = "blocked", "Blocked by a rule"
+    REJECTED = "rejected", "Rejected (contradicts state)"
+    FAILED = "failed", "Failed at the broker"
+    IGNORED = "ignored", "Ignored"
+
+
+TERMINAL_SIGNAL_STATUSES = (
+    SignalStatus.EXECUTED,
+    SignalStatus.BLOCKED,
+    SignalStatus.REJECTED,
+    SignalStatus.FAILED,
+    SignalStatus.IGNORED,
+)
+
+
+class SignalLog(models.Model):
+    fingerprint = models.CharField(max_length=64, unique=True)
+    signal_type = models.CharField(max_length=12, choices=SignalType.choices)
+    instrument = models.ForeignKey("portfolio.Instrument", on_delete=models.PROTECT, related_name="signals")
+    position = models.CharField(max_length=8, blank=True, help_text="Long_1..Long_6, ALL, or empty")
+    signal_timestamp = models.DateTimeField()
+    received_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    processed_by = models.CharField(max_length=120, blank=True)
+    status = models.CharField(max_length=10, choices=SignalStatus.choices, default=SignalStatus.ACCEPTED)
+    reason = models.CharField(max_length=64, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(help_text="As received, without the secret")
+    duplicate_count = models.PositiveIntegerField(default=0)
+    last_duplicate_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["processed_at"], name="signal_processed_at"),
+            models.Index(fields=["instrument", "signal_timestamp"], name="signal_instrument_time"),
+            models.Index(
+                fields=["instrument", "signal_timestamp", "id"],
+                name="signal_claim_queue",
+                condition=Q(status__in=["accepted", "processing"]),
+            ),
+            models.Index(fields=["received_at", "id"], name="signal_received"),
+            models.Index(fields=["status", "received_at"], name="signal_status_received"),
+        ]
+        constraints = [
+            choices_constraint("signal_type", SignalType, "signal_type_valid"),
+            choices_constraint("status", SignalStatus, "signal_status_valid"),
+            models.CheckConstraint(
+                condition=Q(position__in=["", "ALL", "Long_1", "Long_2", "Long_3", "Long_4", "Long_5", "Long_6"]),
+                name="signal_position_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        position = f" {self.position}" if self.position else ""
+        return f"#{self.pk} {self.instrument_id} {self.signal_type}{position} ({self.status})"
