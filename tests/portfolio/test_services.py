@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db.models import Sum
+
+from portfolio.models import CapitalTransaction, PortfolioState, TradingStatistics
+from portfolio.services import (
+    PortfolioNotInitialised,
+    capital_deposit,
+    capital_withdraw,
+    portfolio_initialise,
+    trading_pause,
+    trading_resume,
+)
+from recovery.models import OpsAuditLog
+
+pytestmark = pytest.mark.django_db
+
+
+def _ledger_sum() -> Decimal:
+    return CapitalTransaction.objects.aggregate(total=Sum("amount"))["total"]
+
+
+def test_initialise_creates_state_and_opening_deposit_once():
+    state, created = portfolio_initialise(capital="5000000", actor="ops")
+    assert created
+    assert (state.initial_capital, state.closed_equity, state.equity_high) == (5_000_000, 5_000_000, 5_000_000)
+    again, created_again = portfolio_initialise(capital="9999999", actor="ops")
+    assert not created_again and again.initial_capital == 5_000_000
+    assert CapitalTransaction.objects.filter(kind="DEPOSIT").count() == 1
+    assert TradingStatistics.objects.count() == 1
+
+
+@pytest.mark.parametrize("bad", ["-5", "0", "abc", "", "NaN", "Infinity", "1.005", "1e20"])
+def test_initialise_refuses_bad_capital(bad):
+    with pytest.raises(ValidationError) as excinfo:
+        portfolio_initialise(capital=bad, actor="ops")
+    assert "capital" in excinfo.value.message_dict
+    assert not PortfolioState.objects.exists() and not CapitalTransaction.objects.exists()
+
+
+def test_capital_flows_move_equity_and_high_water_mark():
+    portfolio_initialise(capital="5000000", actor="ops")
+    capital_deposit(amount="1000000", actor="ops", note="top-up")
+    withdrawal = capital_withdraw(amount="2500000", actor="ops")
+    state = PortfolioState.objects.get()
+    assert withdrawal.amount == Decimal("-2500000") and withdrawal.equity_after == Decimal("3500000")
+    # Capital flows move the high-water mark too (earlier system's bug #47).
+    assert state.closed_equity == state.equity_high == Decimal("3500000")
+    assert _ledger_sum() == state.closed_equity
+    assert state.version == 4
+
+
+def test_withdrawal_beyond_equity_is_refused_and_changes_nothing():
+    portfolio_initialise(capital="100000", actor="ops")
+    with pytest.raises(ValidationError) as excinfo:
+        capital_withdraw(amount="100000.01", actor="ops")
+    assert "amount" in excinfo.value.message_dict
+    assert CapitalTransaction.objects.count() == 1
+
+
+def test_capital_flow_without_portfolio_is_refused():
+    with pytest.raises(PortfolioNotInitialised):
+        capital_deposit(amount="10", actor="ops")
+
+
+def test_pause_requires_reason_and_is_audited():
+    portfolio_initialise(capital="100000", actor="ops")
+    with pytest.raises(ValidationError):
+        trading_pause(reason="  ", actor="ops")
+    state = trading_pause(reason="broker maintenance", actor="alice")
+    assert state.paused and state.paused_by == "alice"
+    state = trading_resume(actor="bob")
+    assert not state.paused and state.paused_reason == ""
+    assert list(OpsAuditLog.objects.order_by("id").values_list("actor", "action")) == [
+        ("alice", "trading_paused"), ("bob", "trading_resumed")]
