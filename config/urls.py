@@ -1,6 +1,21 @@
 from django.contrib import admin
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from portfolio.api import PortfolioApi, TradingPauseApi, TradingResumeApi
+from positions.api import PositionListApi
+from signals.api import SignalDetailApi, SignalListApi
+from signals.views import webhook
 
 urlpatterns = [
+    path("webhook", webhook, name="webhook"),
+    path("webhook/", webhook),
+    path("api/signals/", SignalListApi.as_view(), name="signal-list"),
+    path("api/signals/<int:signal_id>/", SignalDetailApi.as_view(), name="signal-detail"),
+    path("api/positions/", PositionListApi.as_view(), name="position-list"),
+    path("api/portfolio/", PortfolioApi.as_view(), name="portfolio"),
+    path("api/trading/pause", TradingPauseApi.as_view(), name="trading-pause"),
+    path("api/trading/resume", TradingResumeApi.as_view(), name="trading-resume"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),
 ]

@@ -147,3 +147,45 @@ def _audit(*, actor: str, action: str, note: str = "") -> None:
     from recovery.services.audit import audit_record
 
     audit_record(actor=actor, action=action, target_type="portfolio", target_id="1", note=note)
+
+
+def statistics_bump(**increments) -> None:
+    """Add to the running counters (one row, updated in the caller's transaction)."""
+    from django.db.models import F
+
+    TradingStatistics.objects.get_or_create(pk=1)
+    TradingStatistics.objects.filter(pk=1).update(**{name: F(name) + value for name, value in increments.items()})
+
+
+def statistics_record_trade(*, pnl: Decimal, stop_exit: bool) -> None:
+    from django.db.models import F
+    from django.db.models.functions import Greatest, Least
+
+    TradingStatistics.objects.get_or_create(pk=1)
+    win = pnl > 0
+    TradingStatistics.objects.filter(pk=1).update(
+        exits=F("exits") + 1,
+        stop_exits=F("stop_exits") + (1 if stop_exit else 0),
+        trades_closed=F("trades_closed") + 1,
+        winning_trades=F("winning_trades") + (1 if win else 0),
+        losing_trades=F("losing_trades") + (1 if pnl < 0 else 0),
+        gross_profit=F("gross_profit") + (pnl if win else 0),
+        gross_loss=F("gross_loss") + (pnl if pnl < 0 else 0),
+        net_realized_pnl=F("net_realized_pnl") + pnl,
+        largest_win=Greatest(F("largest_win"), pnl),
+        largest_loss=Least(F("largest_loss"), pnl),
+    )
+
+
+def portfolio_totals_refresh(*, state: PortfolioState) -> None:
+    """Store the derived exposure on the (locked) state row for display and cheap reads."""
+    from portfolio.selectors import portfolio_exposure
+
+    exposure = portfolio_exposure()
+    state.total_risk_amount = exposure.risk.quantize(Decimal("0.01"))
+    state.total_vol_amount = exposure.vol.quantize(Decimal("0.01"))
+    state.margin_used = exposure.margin_used.quantize(Decimal("0.01"))
+    state.unrealized_pnl = exposure.unrealized_pnl.quantize(Decimal("0.01"))
+    state.version += 1
+    state.save(update_fields=["total_risk_amount", "total_vol_amount", "margin_used", "unrealized_pnl", "version",
+                              "updated_at"])

@@ -1,0 +1,40 @@
+"""Staff API: GET /api/positions/ (?status=&instrument=)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+
+from positions.models import Position, PositionStatus
+
+
+class PositionOutputSerializer(serializers.ModelSerializer):
+    instrument = serializers.CharField(source="instrument_id")
+    symbols = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Position
+        fields = ["id", "label", "instrument", "layer", "status", "lots", "quantity", "entry_price", "initial_stop",
+                  "current_stop", "highest_close", "entry_atr", "exit_price", "exit_reason", "realized_pnl",
+                  "unrealized_pnl", "opened_at", "closed_at", "expiry", "symbols", "rollover_status"]
+
+
+class PositionListApi(GenericAPIView):
+    serializer_class = PositionOutputSerializer
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=PositionStatus.choices, required=False)
+        instrument = serializers.CharField(required=False)
+
+    @extend_schema(parameters=[FilterSerializer])
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = Position.objects.order_by("-id")
+        if status := filters.validated_data.get("status"):
+            qs = qs.filter(status=status)
+        if instrument := filters.validated_data.get("instrument"):
+            qs = qs.filter(instrument_id=instrument.upper())
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(PositionOutputSerializer(page, many=True).data)

@@ -1,0 +1,143 @@
+"""Locks: the per-instrument serialization lock and the per-signal lock (DESIGN §6, §9).
+
+* ``instrument_lock(code)`` — inside a transaction: PostgreSQL ``pg_advisory_xact_lock`` (released
+  by commit, rollback or a dead session; no TTL can run out under us).  On SQLite (embedded, one
+  process) every write transaction is IMMEDIATE, which already serializes writers.
+* ``signal_lock(fingerprint)`` — Redis ``pm:signal_lock:<fp>`` with a 30 s TTL, renewed by a
+  watchdog while the work runs and released only by its owner (compare-and-delete).  When Redis is
+  unavailable it falls back to a PostgreSQL session advisory lock; in embedded mode to an
+  in-process lock.  It never "just succeeds".
+
+Neither lock is the correctness guard — the database state machine and constraints are — they
+only stop two workers from doing the same work at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+from collections.abc import Iterator
+
+import structlog
+from django.conf import settings
+from django.db import connection
+
+from config.dbutils import lock_key
+from recovery import metrics
+from recovery.redis_client import RedisUnavailable, call, key
+
+log = structlog.get_logger(__name__)
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+"""
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
+"""
+
+_local_held: set[str] = set()
+_local_guard = threading.Lock()
+
+
+class LockBusy(Exception):
+    """Somebody else holds the lock right now."""
+
+
+def instrument_lock(code: str) -> None:
+    """Serialize this transaction with every other one on the same instrument."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key("instrument", code)])
+
+
+@contextlib.contextmanager
+def signal_lock(fingerprint: str) -> Iterator[str]:
+    """Hold the signal lock for the duration of the block; raise LockBusy if another owner has it."""
+    if not settings.REDIS_URL:
+        with _local_lock(f"signal:{fingerprint}"):
+            yield "local"
+        return
+    try:
+        token = _redis_acquire(fingerprint)
+    except RedisUnavailable:
+        with _advisory_session_lock(f"signal:{fingerprint}"):
+            yield "postgres"
+        return
+    stop = threading.Event()
+    watchdog = threading.Thread(target=_renew, args=(fingerprint, token, stop), daemon=True)
+    watchdog.start()
+    try:
+        yield "redis"
+    finally:
+        stop.set()
+        watchdog.join(timeout=1)
+        _redis_release(fingerprint, token)
+
+
+def _lock_key(fingerprint: str) -> str:
+    return key("signal_lock", fingerprint)
+
+
+def _redis_acquire(fingerprint: str) -> str:
+    token = secrets.token_hex(8)
+    ttl_ms = settings.PM_SIGNAL_LOCK_TTL * 1000
+    acquired = call(lambda r: r.set(_lock_key(fingerprint), token, nx=True, px=ttl_ms))
+    if not acquired:
+        metrics.lock_contention.labels(lock="signal").inc()
+        raise LockBusy(fingerprint)
+    return token
+
+
+def _renew(fingerprint: str, token: str, stop: threading.Event) -> None:
+    ttl_ms = settings.PM_SIGNAL_LOCK_TTL * 1000
+    while not stop.wait(ttl_ms / 3000):
+        try:
+            still_ours = call(lambda r: r.eval(_EXTEND, 1, _lock_key(fingerprint), token, ttl_ms))
+        except RedisUnavailable:
+            continue  # keep trying; the database state machine still guards the work
+        if not still_ours:
+            log.warning("signal_lock_lost", fingerprint=fingerprint)
+            return
+
+
+def _redis_release(fingerprint: str, token: str) -> None:
+    try:
+        call(lambda r: r.eval(_RELEASE, 1, _lock_key(fingerprint), token))
+    except RedisUnavailable:
+        pass  # the TTL frees it
+
+
+@contextlib.contextmanager
+def _advisory_session_lock(name: str) -> Iterator[None]:
+    """Session-scoped advisory lock, always unlocked on the same connection before it goes back."""
+    if connection.vendor != "postgresql":
+        with _local_lock(name):
+            yield
+        return
+    lock_id = lock_key("lock", name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+        if not cursor.fetchone()[0]:
+            metrics.lock_contention.labels(lock="signal").inc()
+            raise LockBusy(name)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+
+
+@contextlib.contextmanager
+def _local_lock(name: str) -> Iterator[None]:
+    """In-process lock for the embedded mode (one process by construction)."""
+    with _local_guard:
+        if name in _local_held:
+            metrics.lock_contention.labels(lock="signal").inc()
+            raise LockBusy(name)
+        _local_held.add(name)
+    try:
+        yield
+    finally:
+        with _local_guard:
+            _local_held.discard(name)

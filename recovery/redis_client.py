@@ -1,0 +1,79 @@
+"""Access to Redis that degrades instead of failing: callers learn "unavailable" quickly and fall back.
+
+Redis is optional for correctness (PostgreSQL is the source of truth), so every caller handles
+``RedisUnavailable``.  A short circuit breaker stops a dead Redis from adding its connect timeout to
+every request; it probes again after ``RETRY_AFTER`` seconds, so service resumes on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+from django.conf import settings
+
+RETRY_AFTER = 2.0
+
+
+class RedisUnavailable(Exception):
+    pass
+
+
+class _Breaker:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open_until = 0.0
+
+    def allow(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def trip(self) -> None:
+        with self._lock:
+            self._open_until = time.monotonic() + RETRY_AFTER
+
+    def reset(self) -> None:
+        self._open_until = 0.0
+
+
+breaker = _Breaker()
+_clients: dict[int, redis.Redis] = {}
+
+
+def redis_configured() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def get_redis() -> redis.Redis:
+    """The raw client, or RedisUnavailable if Redis is not configured or recently failed."""
+    if not redis_configured():
+        raise RedisUnavailable("embedded mode: no Redis configured")
+    if not breaker.allow():
+        raise RedisUnavailable("Redis recently failed; retrying shortly")
+    import os
+
+    pid = os.getpid()
+    client = _clients.get(pid)
+    if client is None:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=10
+        )
+        _clients[pid] = client
+    return client
+
+
+def call(fn, *args, **kwargs):
+    """Run ``fn(client, ...)``; trip the breaker and raise RedisUnavailable on connection trouble."""
+    client = get_redis()
+    try:
+        result = fn(client, *args, **kwargs)
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        breaker.trip()
+        raise RedisUnavailable(str(exc)) from exc
+    return result
+
+
+def key(*parts: str) -> str:
+    """Keys are namespaced like the Django cache (``pm`` in production, a per-run prefix in tests)."""
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "pm")
+    return ":".join([prefix, *parts])

@@ -1,0 +1,62 @@
+"""Checks shared by entries and pyramids, and the mapping from a failed check to an outcome.
+
+Order (Appendix A): age → pause → halt → state → pyramid gates → sizing → portfolio.  After the
+first failure the remaining state and gate checks still run, so ops see every reason.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+
+from portfolio.gates import Check
+from portfolio.models import PortfolioState
+from signals.models import SignalLog, SignalStatus
+from signals.payloads import parse_number
+
+REJECTING = {"stale_signal", "future_signal", "no_base_position", "layer_open", "position_not_open"}
+REASON_FOR_CHECK = {"instrument_halted": "reconciliation_mismatch"}
+
+
+def outcome_for(check: Check) -> tuple[str, str]:
+    """(status, reason) of a signal stopped by ``check``."""
+    status = SignalStatus.REJECTED if check.check in REJECTING else SignalStatus.BLOCKED
+    if check.check == "zero_lots":
+        return status, f"zero_lots:{check.detail['limiter']}"
+    return status, REASON_FOR_CHECK.get(check.check, check.check)
+
+
+def first_failure(checks: list[Check]) -> Check | None:
+    return next((c for c in checks if not c.passed), None)
+
+
+def checks_json(checks: list[Check]) -> list[dict]:
+    return [c.as_dict() for c in checks]
+
+
+def age_checks(signal: SignalLog) -> list[Check]:
+    """Staleness is measured at receipt: waiting in the inbox never makes a signal stale."""
+    age = (signal.received_at - signal.signal_timestamp).total_seconds()
+    return [
+        Check("stale_signal", age <= settings.PM_MAX_SIGNAL_AGE,
+              {"age_seconds": round(age, 3), "max_age_seconds": settings.PM_MAX_SIGNAL_AGE}),
+        Check("future_signal", -age <= settings.PM_MAX_SIGNAL_FUTURE,
+              {"ahead_seconds": round(-age, 3), "max_future_seconds": settings.PM_MAX_SIGNAL_FUTURE}),
+    ]
+
+
+def control_checks(*, state: PortfolioState, instrument: str) -> list[Check]:
+    from recovery.selectors import open_discrepancy_count
+
+    halted_by = open_discrepancy_count(instrument=instrument)
+    return [
+        Check("trading_paused", not state.paused, {"paused_reason": state.paused_reason}),
+        Check("instrument_halted", halted_by == 0, {"open_discrepancies": halted_by}),
+    ]
+
+
+def signal_number(signal: SignalLog, field: str) -> Decimal | None:
+    """A numeric payload field (validated at ingest) as an exact Decimal."""
+    value = signal.payload.get(field)
+    return None if value is None else parse_number(value)

@@ -1,0 +1,94 @@
+"""The executor: claim → decide (phase 1) → send and confirm (phase 2) → book (phase 3), per
+instrument, one signal at a time, looping until the instrument's queue is empty (DESIGN §6)."""
+
+from __future__ import annotations
+
+import structlog
+from django.db.utils import DatabaseError
+
+from positions.broker import Broker
+from positions.broker.factory import get_broker
+from positions.services.settle import Settlement, position_drive
+from recovery.alerts import alert
+from recovery.db import atomic_with_retry
+from recovery.instance import instance_id
+from recovery.locks import LockBusy, instrument_lock, signal_lock
+from signals.decisions import Decision, decide
+from signals.models import SignalLog, SignalStatus
+from signals.services import signal_claim_next, signal_finish, signal_release
+
+log = structlog.get_logger(__name__)
+
+
+def instrument_execute(*, instrument: str, broker: Broker | None = None) -> int:
+    """Execute every accepted signal of ``instrument`` now; returns how many this call handled."""
+    broker = broker or get_broker()
+    me = instance_id()
+    handled = 0
+    while True:
+        signal = signal_claim_next(instrument=instrument, instance=me)
+        if signal is None:
+            return handled
+        handled += 1
+        with structlog.contextvars.bound_contextvars(signal_id=signal.pk, fingerprint=signal.fingerprint,
+                                                     instrument=instrument):
+            if not _process(signal, broker, me):
+                return handled
+
+
+def _process(signal: SignalLog, broker: Broker, me: str) -> bool:
+    """Process one claimed signal.  False when the instrument's loop should stop for now."""
+    try:
+        with signal_lock(signal.fingerprint):
+            decision = atomic_with_retry(lambda: _decide(signal, me), name="decide")
+            if decision is None or decision.terminal:
+                return True
+            settlements = [position_drive(position_id=pid, broker=broker) for pid in decision.position_ids]
+            _finish(signal, decision, settlements, me)
+            return True
+    except LockBusy:
+        # A previous holder (e.g. a killed worker) still has the signal lock; try again later.
+        signal_release(signal_id=signal.pk, note="signal lock busy")
+        return False
+    except DatabaseError:
+        log.exception("executor_database_error")
+        return False  # the claim expires and the sweeper hands the signal back
+    except Exception as exc:  # a bug must not wedge the queue: fail this signal loudly
+        log.exception("executor_internal_error")
+        if not _has_sent_orders(signal.pk):
+            signal_finish(signal_id=signal.pk, status=SignalStatus.FAILED, reason="internal_error",
+                          result={"error": repr(exc)[:500]}, instance=me)
+        alert("signal_failed", signal_id=signal.pk, reason="internal_error", error=repr(exc)[:200])
+        return True
+
+
+def _has_sent_orders(signal_id: int) -> bool:
+    from positions.models import IntentStatus, OrderIntent
+
+    return OrderIntent.objects.filter(signal_id=signal_id).exclude(status=IntentStatus.PENDING).exists()
+
+
+def _decide(claimed: SignalLog, me: str) -> Decision | None:
+    instrument_lock(claimed.instrument_id)  # always the instrument lock first, then rows
+    signal = SignalLog.objects.select_for_update().select_related("instrument").get(pk=claimed.pk)
+    if signal.status != SignalStatus.PROCESSING or signal.processed_by != me:
+        return None  # handed back by the sweeper while we were away: not ours any more
+    decision = decide(signal)
+    if decision.terminal:
+        signal_finish(signal_id=signal.pk, status=decision.status, reason=decision.reason, result=decision.result,
+                      instance=me)
+    return decision
+
+
+def _finish(signal: SignalLog, decision: Decision, settlements: list[Settlement], me: str) -> None:
+    result = {**decision.result, "settlements": [
+        {"position_id": s.position_id, "outcome": s.outcome, "reason": s.reason, **s.detail} for s in settlements
+    ]}
+    failed = [s for s in settlements if not s.succeeded]
+    if not failed:
+        signal_finish(signal_id=signal.pk, status=SignalStatus.EXECUTED, result=result, instance=me)
+        return
+    reason = failed[0].reason or "broker_rejected"
+    signal_finish(signal_id=signal.pk, status=SignalStatus.FAILED, reason=reason, result=result, instance=me)
+    alert("signal_failed", signal_id=signal.pk, instrument=signal.instrument_id, signal_type=signal.signal_type,
+          reason=reason, outcomes=[s.outcome for s in failed])

@@ -1,0 +1,162 @@
+"""Writers for the signal inbox: ingest (dedup + insert), claim, finish, and hand-back.
+
+The insert is the dedup (DESIGN §2): ``INSERT … ON CONFLICT (fingerprint) DO NOTHING RETURNING id``
+commits the signal or reports that it already exists.  Nothing else decides whether a signal is new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from portfolio.services import statistics_bump
+from signals import dedup
+from signals.models import SignalLog, SignalStatus
+from signals.payloads import ValidatedSignal
+
+log = structlog.get_logger(__name__)
+
+ACCEPTED, DUPLICATE = "accepted", "duplicate"
+_OUTCOME_COUNTER = {
+    SignalStatus.EXECUTED: "signals_executed",
+    SignalStatus.BLOCKED: "signals_blocked",
+    SignalStatus.REJECTED: "signals_rejected",
+    SignalStatus.FAILED: "signals_failed",
+    SignalStatus.IGNORED: "signals_ignored",
+}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: str  # "accepted" | "duplicate"
+    signal_id: int
+    fingerprint: str
+    layer: str = "database"
+
+
+def _insert_or_nothing(signal: ValidatedSignal, received_at: datetime) -> int | None:
+    """The authoritative dedup: the new row's id, or None when the fingerprint already exists."""
+    row = SignalLog(
+        fingerprint=signal.fingerprint, signal_type=signal.signal_type, instrument_id=signal.instrument,
+        position=signal.position, signal_timestamp=signal.timestamp, received_at=received_at,
+        payload=signal.payload,
+    )
+    fields = [f for f in SignalLog._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    params = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(SignalLog._meta.db_table)} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT (fingerprint) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = cursor.fetchone()
+    return inserted[0] if inserted else None
+
+
+def _count_duplicate(*, fingerprint: str, signal_id: int | None = None) -> int | None:
+    """Increment duplicate_count on the first row (and nothing else); its id, or None if absent."""
+    rows = SignalLog.objects.filter(fingerprint=fingerprint)
+    if signal_id is not None:
+        rows = rows.filter(pk=signal_id)
+    if rows.update(duplicate_count=F("duplicate_count") + 1, last_duplicate_at=timezone.now()) != 1:
+        return None
+    statistics_bump(duplicate_deliveries=1)
+    return signal_id if signal_id is not None else SignalLog.objects.values_list("pk", flat=True).get(
+        fingerprint=fingerprint
+    )
+
+
+def signal_ingest(*, signal: ValidatedSignal, received_at: datetime | None = None) -> IngestResult:
+    """Accept a validated signal exactly once; repeats count as duplicates of the first row."""
+    received_at = received_at or timezone.now()
+    cached = dedup.lookup(signal.fingerprint)
+    if cached is not None:
+        layer, cached_id = cached
+        if _count_duplicate(fingerprint=signal.fingerprint, signal_id=cached_id) is not None:
+            dedup.count_hit(layer)
+            return IngestResult(DUPLICATE, cached_id, signal.fingerprint, layer)
+    with transaction.atomic():
+        signal_id = _insert_or_nothing(signal, received_at)
+        if signal_id is None:
+            first_id = _count_duplicate(fingerprint=signal.fingerprint)
+        else:
+            transaction.on_commit(lambda: _after_accept(signal.instrument, signal.fingerprint, signal_id))
+    if signal_id is None:
+        dedup.remember(signal.fingerprint, first_id)
+        dedup.count_hit("database")
+        return IngestResult(DUPLICATE, first_id, signal.fingerprint)
+    return IngestResult(ACCEPTED, signal_id, signal.fingerprint)
+
+
+def _after_accept(instrument: str, fingerprint: str, signal_id: int) -> None:
+    dedup.remember(fingerprint, signal_id)
+    from signals.dispatch import enqueue_execution
+
+    enqueue_execution(instrument)
+
+
+def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
+    """Claim the instrument's oldest accepted signal, unless earlier work on it is unfinished.
+
+    Runs under the instrument lock, so at most one signal per instrument is ``processing`` and the
+    executor follows signal-time order whichever worker runs it.  Unresolved order intents (an
+    unclear broker outcome) hold the queue until recovery resolves them.
+    """
+    from positions.selectors import has_unresolved_intents
+    from recovery.locks import instrument_lock
+
+    with transaction.atomic():
+        instrument_lock(instrument)
+        if SignalLog.objects.filter(instrument_id=instrument, status=SignalStatus.PROCESSING).exists():
+            return None
+        if has_unresolved_intents(instrument=instrument):
+            return None
+        signal = (
+            SignalLog.objects.select_for_update(skip_locked=True)
+            .filter(instrument_id=instrument, status=SignalStatus.ACCEPTED)
+            .order_by("signal_timestamp", "id")
+            .first()
+        )
+        if signal is None:
+            return None
+        now = timezone.now()
+        signal.status, signal.claimed_at, signal.processed_by = SignalStatus.PROCESSING, now, instance
+        signal.claim_expires_at = now + timedelta(seconds=settings.PM_SIGNAL_CLAIM_SECONDS)
+        signal.attempts += 1
+        signal.save(update_fields=["status", "claimed_at", "processed_by", "claim_expires_at", "attempts"])
+        return signal
+
+
+def signal_finish(*, signal_id: int, status: str, reason: str = "", result: dict | None = None,
+                  instance: str = "") -> bool:
+    """Record a terminal outcome for a signal we are processing (idempotent; counts it once)."""
+    from recovery import metrics
+
+    now = timezone.now()
+    updated = SignalLog.objects.filter(pk=signal_id, status=SignalStatus.PROCESSING).update(
+        status=status, reason=reason[:64], result=result or {}, processed_at=now,
+        processed_by=instance or F("processed_by"), claim_expires_at=None,
+    )
+    if updated:
+        statistics_bump(signals_received=1, **{_OUTCOME_COUNTER[status]: 1})
+        received_at = SignalLog.objects.values_list("received_at", flat=True).get(pk=signal_id)
+        metrics.signal_to_executed.observe((now - received_at).total_seconds())
+        metrics.signals_by_status.labels(status=status).inc()
+        log.info("signal_finished", signal_id=signal_id, status=status, reason=reason)
+    return bool(updated)
+
+
+def signal_release(*, signal_id: int, note: str) -> bool:
+    """Hand a processing signal back to the queue (its work never reached the broker)."""
+    return bool(
+        SignalLog.objects.filter(pk=signal_id, status=SignalStatus.PROCESSING).update(
+            status=SignalStatus.ACCEPTED, claim_expires_at=None, reason="", result={"released": note}
+        )
+    )
