@@ -10,6 +10,9 @@ from celery.signals import setup_logging
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("pm")
+# Without this, threads other than the importing one (gunicorn gthread workers, the inline pool)
+# see Celery's fallback default app, and tasks published there would go to the wrong broker.
+app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -16,7 +16,7 @@ log = structlog.get_logger("pm.alerts")
 
 
 def alert(event: str, **fields) -> None:
-    log.warning("alert", event=event, **fields)
+    log.warning("alert", alert=event, **fields)
     text = f"[portfolio-manager] {event}: " + ", ".join(f"{k}={v}" for k, v in fields.items())
     targets = []
     if settings.PM_ALERT_WEBHOOK_URL:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
-from django.conf import settings
 from django.db import close_old_connections, connection
 
 from recovery import metrics
@@ -20,9 +19,10 @@ _inline = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pm-inline")
 
 
 def enqueue_execution(instrument: str) -> None:
+    from config.celery import app
     from signals.tasks import execute_instrument
 
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if app.conf.task_always_eager:
         run_executor(instrument)
         return
     try:

@@ -15,7 +15,7 @@ from recovery.instance import instance_id
 from recovery.locks import LockBusy, instrument_lock, signal_lock
 from signals.decisions import Decision, decide
 from signals.models import SignalLog, SignalStatus
-from signals.services import signal_claim_next, signal_finish, signal_release
+from signals.services import signal_claim_next, signal_finish, signal_release, signal_settle
 
 log = structlog.get_logger(__name__)
 
@@ -81,14 +81,8 @@ def _decide(claimed: SignalLog, me: str) -> Decision | None:
 
 
 def _finish(signal: SignalLog, decision: Decision, settlements: list[Settlement], me: str) -> None:
-    result = {**decision.result, "settlements": [
-        {"position_id": s.position_id, "outcome": s.outcome, "reason": s.reason, **s.detail} for s in settlements
-    ]}
-    failed = [s for s in settlements if not s.succeeded]
-    if not failed:
-        signal_finish(signal_id=signal.pk, status=SignalStatus.EXECUTED, result=result, instance=me)
-        return
-    reason = failed[0].reason or "broker_rejected"
-    signal_finish(signal_id=signal.pk, status=SignalStatus.FAILED, reason=reason, result=result, instance=me)
-    alert("signal_failed", signal_id=signal.pk, instrument=signal.instrument_id, signal_type=signal.signal_type,
-          reason=reason, outcomes=[s.outcome for s in failed])
+    status, reason = signal_settle(signal_id=signal.pk, base_result=decision.result, settlements=settlements,
+                                   instance=me)
+    if status == SignalStatus.FAILED:
+        alert("signal_failed", signal_id=signal.pk, instrument=signal.instrument_id, signal_type=signal.signal_type,
+              reason=reason, outcomes=[s.outcome for s in settlements if not s.succeeded])

@@ -118,8 +118,11 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
             return None
         if has_unresolved_intents(instrument=instrument):
             return None
+        # No SKIP LOCKED: claimers are already serialized by the instrument lock, and the only other
+        # row lock on an accepted signal is a duplicate delivery's brief counter update — skipping
+        # over it would leave the signal unclaimed.
         signal = (
-            SignalLog.objects.select_for_update(skip_locked=True)
+            SignalLog.objects.select_for_update()
             .filter(instrument_id=instrument, status=SignalStatus.ACCEPTED)
             .order_by("signal_timestamp", "id")
             .first()
@@ -151,6 +154,33 @@ def signal_finish(*, signal_id: int, status: str, reason: str = "", result: dict
         metrics.signals_by_status.labels(status=status).inc()
         log.info("signal_finished", signal_id=signal_id, status=status, reason=reason)
     return bool(updated)
+
+
+def outcome_of(settlements) -> tuple[str, str]:
+    """(status, reason) of a signal whose orders settled as ``settlements``."""
+    failed = [s for s in settlements if not s.succeeded]
+    if not failed:
+        return SignalStatus.EXECUTED, ""
+    return SignalStatus.FAILED, failed[0].reason or "broker_rejected"
+
+
+def signal_settle(*, signal_id: int, base_result: dict, settlements, instance: str) -> tuple[str, str]:
+    """Record the outcome of a signal's orders: from ``processing`` (normal path), or from a
+    ``failed`` whose broker outcome was unknown and has since been resolved (recovery)."""
+    status, reason = outcome_of(settlements)
+    result = {**base_result, "settlements": [
+        {"position_id": s.position_id, "outcome": s.outcome, "reason": s.reason, **s.detail} for s in settlements
+    ]}
+    if signal_finish(signal_id=signal_id, status=status, reason=reason, result=result, instance=instance):
+        return status, reason
+    if status == SignalStatus.FAILED and reason == "broker_outcome_unknown":
+        return status, reason
+    resolved = SignalLog.objects.filter(
+        pk=signal_id, status=SignalStatus.FAILED, reason="broker_outcome_unknown"
+    ).update(status=status, reason=reason, result={**result, "resolved_after_unknown_outcome": True})
+    if resolved and status != SignalStatus.FAILED:
+        statistics_bump(signals_failed=-1, **{_OUTCOME_COUNTER[status]: 1})
+    return status, reason
 
 
 def signal_release(*, signal_id: int, note: str) -> bool:

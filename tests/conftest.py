@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+
 import pytest
+from django.conf import settings
 from django.db import connections
+from django.utils import timezone
+
+from config.celery import app as celery_app
 
 
 @pytest.fixture(scope="session")
@@ -13,3 +22,104 @@ def django_db_setup(django_db_setup, django_db_blocker):
         name = str(connections[alias].settings_dict["NAME"]).rsplit("/", 1)[-1]
         assert name.startswith("test"), f"refusing to use non-test database {name!r}"
     yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_process_state():
+    """Caches, throttles and overrides are per process: start every test from nothing."""
+    from positions.broker.factory import set_broker_override
+    from recovery.redis_client import breaker, call, key, RedisUnavailable
+    from signals import dedup, instruments, throttle
+
+    dedup.local_cache.clear()
+    throttle.reset_local()
+    instruments.forget()
+    breaker.reset()
+    try:
+        keys = call(lambda r: r.keys(key("*")))
+        if keys:
+            call(lambda r: r.delete(*keys))
+    except RedisUnavailable:
+        pass
+    yield
+    set_broker_override(None)
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run Celery tasks in-process (the embedded mode's behaviour) for the duration of a test."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+def seed_instruments() -> None:
+    seed = importlib.import_module("portfolio.migrations.0003_seed_instruments")
+    from portfolio.models import Instrument
+
+    for values in seed.INSTRUMENTS:
+        Instrument.objects.update_or_create(code=values["code"], defaults=values)
+
+
+@pytest.fixture
+def portfolio(db):
+    """A ₹50,00,000 portfolio (the domain notes' worked examples use this equity)."""
+    from portfolio.services import portfolio_initialise
+
+    seed_instruments()
+    state, _ = portfolio_initialise(capital="5000000", actor="test")
+    return state
+
+
+@pytest.fixture
+def live_portfolio(transactional_db, eager_tasks):
+    """Like ``portfolio`` but with real commits, for tests with threads, on_commit hooks and crashes."""
+    from portfolio.services import portfolio_initialise
+
+    seed_instruments()
+    state, _ = portfolio_initialise(capital="5000000", actor="test")
+    return state
+
+
+class Webhook:
+    """Posts TradingView-style alerts through the real URLconf."""
+
+    def __init__(self, client, base_time: datetime) -> None:
+        self.client, self.base_time = client, base_time
+
+    def at(self, minutes: float) -> str:
+        return (self.base_time + timedelta(minutes=minutes)).isoformat()
+
+    def post(self, payload: dict | str | bytes, *, secret: str | None = settings.PM_WEBHOOK_SECRET, **extra):
+        if isinstance(payload, dict):
+            body = dict(payload)
+            if secret is not None:
+                body.setdefault("secret", secret)
+            payload = json.dumps(body)
+        return self.client.post("/webhook", data=payload, content_type="application/json", **extra)
+
+    def entry(self, instrument="GOLD_MINI", position="Long_1", *, minute=0, price=72000, stop=71500, atr=500,
+              er=0.9, **fields):
+        kind = "BASE_ENTRY" if position == "Long_1" else "PYRAMID"
+        payload = dict(type=kind, instrument=instrument, position=position, price=price, stop=stop, lots=1,
+                       atr=atr, er=er, supertrend=stop, timestamp=self.at(minute), **fields)
+        return self.post(payload)
+
+    def bar(self, instrument="GOLD_MINI", *, minute, price, atr=500):
+        return self.post(dict(type="MARKET_DATA", instrument=instrument, price=price, atr=atr,
+                              supertrend=price - atr, timestamp=self.at(minute)))
+
+    def exit(self, instrument="GOLD_MINI", position="ALL", *, minute, price, reason="SuperTrend"):
+        return self.post(dict(type="EXIT", instrument=instrument, position=position, price=price, stop=0, lots=0,
+                              atr=500, er=0.8, supertrend=price, reason=reason, timestamp=self.at(minute)))
+
+
+@pytest.fixture
+def webhook(client):
+    """Signals timed a few minutes before now, so entries are fresh (not stale, not in the future)."""
+    return Webhook(client, timezone.now().replace(microsecond=0) - timedelta(minutes=30))
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -137,7 +137,8 @@ def intent_resolve(*, intent: OrderIntent, broker: Broker, now=None) -> OrderInt
     sent_at = intent.sent_at or intent.created_at
     if (now or timezone.now()) - sent_at >= NOT_FOUND_GRACE:
         _transition(intent, source=(IntentStatus.SENT, IntentStatus.UNKNOWN), status=IntentStatus.CANCELLED,
-                    error=f"not found at broker {NOT_FOUND_GRACE.seconds}s after sending; never placed")
+                    error=f"broker_unavailable: not found at the broker {NOT_FOUND_GRACE.seconds}s after "
+                          "sending, so it never reached it")
     return intent
 
 

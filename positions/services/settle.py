@@ -52,11 +52,11 @@ def current_batch(position: Position, purpose: str) -> list[OrderIntent]:
     return [i for i in intents if _attempt(i) == latest]
 
 
-def _advance(batch: list[OrderIntent], broker: Broker) -> None:
+def _advance(batch: list[OrderIntent], broker: Broker, now=None) -> None:
     """Resolve unclear legs and send pending ones in order; stop at the first leg not filled."""
     for intent in batch:
         if intent.status in (IntentStatus.SENT, IntentStatus.UNKNOWN, IntentStatus.ACCEPTED):
-            intent_resolve(intent=intent, broker=broker)
+            intent_resolve(intent=intent, broker=broker, now=now)
         elif intent.status == IntentStatus.PENDING:
             intent_send(intent=intent, broker=broker)
         if intent.status != IntentStatus.FILLED:
@@ -89,18 +89,19 @@ def _detail(batch: list[OrderIntent]) -> dict:
     }
 
 
-def position_drive(*, position_id: int, broker: Broker) -> Settlement:
+def position_drive(*, position_id: int, broker: Broker, now=None) -> Settlement:
+    """``now`` (default: the clock) decides when an order never seen at the broker was never placed."""
     position = Position.objects.select_related("instrument").get(pk=position_id)
     if position.status == PositionStatus.OPENING:
-        return _drive_entry(position, broker)
+        return _drive_entry(position, broker, now)
     if position.status == PositionStatus.CLOSING:
-        return _drive_exit(position, broker)
+        return _drive_exit(position, broker, now)
     return Settlement(position_id, NOTHING_TO_DO)
 
 
-def _drive_entry(position: Position, broker: Broker) -> Settlement:
+def _drive_entry(position: Position, broker: Broker, now) -> Settlement:
     batch = current_batch(position, IntentPurpose.ENTRY)
-    _advance(batch, broker)
+    _advance(batch, broker, now)
     if all(i.status == IntentStatus.FILLED for i in batch):
         booking.entry_book(position_id=position.pk)
         return Settlement(position.pk, OPENED, detail=_detail(batch))
@@ -111,7 +112,7 @@ def _drive_entry(position: Position, broker: Broker) -> Settlement:
     filled = [i for i in batch if i.status == IntentStatus.FILLED]
     if filled and not reversals:
         reversals = reversal_plan(position=position, filled=filled)
-    _advance(reversals, broker)
+    _advance(reversals, broker, now)
     detail = _detail(batch + reversals)
     if any(i.status in UNRESOLVED_INTENT_STATUSES for i in reversals):
         return Settlement(position.pk, UNRESOLVED, "broker_outcome_unknown", detail)
@@ -123,9 +124,9 @@ def _drive_entry(position: Position, broker: Broker) -> Settlement:
     return Settlement(position.pk, ENTRY_FAILED, reason, detail)
 
 
-def _drive_exit(position: Position, broker: Broker) -> Settlement:
+def _drive_exit(position: Position, broker: Broker, now) -> Settlement:
     batch = current_batch(position, IntentPurpose.EXIT)
-    _advance(batch, broker)
+    _advance(batch, broker, now)
     detail = _detail(batch)
     if batch and all(i.status == IntentStatus.FILLED for i in batch):
         booking.exit_book(position_id=position.pk)
@@ -138,3 +139,22 @@ def _drive_exit(position: Position, broker: Broker) -> Settlement:
         return Settlement(position.pk, EXIT_FAILED, reason, detail)
     log.critical("exit_partially_filled", position_id=position.pk, label=position.label)
     return Settlement(position.pk, EXIT_PARTIAL, reason, detail)
+
+
+def settlement_of(*, position: Position, signal_id: int) -> Settlement:
+    """Where a position stands for the signal that opened or closed it (after any driving)."""
+    batch_purpose = IntentPurpose.ENTRY if position.entry_signal_id == signal_id else IntentPurpose.EXIT
+    detail = _detail(current_batch(position, batch_purpose))
+    if position.entry_signal_id == signal_id:
+        if position.status in (PositionStatus.OPEN, PositionStatus.CLOSING, PositionStatus.CLOSED):
+            return Settlement(position.pk, OPENED, detail=detail)
+        if position.status == PositionStatus.FAILED:
+            reason = _failure_reason(current_batch(position, IntentPurpose.ENTRY))
+            return Settlement(position.pk, ENTRY_FAILED, reason, detail)
+        return Settlement(position.pk, UNRESOLVED, "broker_outcome_unknown", detail)
+    if position.status == PositionStatus.CLOSED:
+        return Settlement(position.pk, CLOSED, detail=detail)
+    batch = current_batch(position, IntentPurpose.EXIT)
+    if any(i.status in UNRESOLVED_INTENT_STATUSES for i in batch):
+        return Settlement(position.pk, UNRESOLVED, "broker_outcome_unknown", detail)
+    return Settlement(position.pk, EXIT_PARTIAL, _failure_reason(batch), detail)

@@ -1,0 +1,122 @@
+"""The stuck-work sweeper (DESIGN §6, §10): returns abandoned work to a state where it finishes.
+
+1. A signal stuck in ``processing`` past its claim deadline whose orders never left (no intent
+   beyond PENDING) is handed back to the queue: its pending intents are cancelled, its opening
+   position marked failed, its closing positions reopened — in one transaction, so a slow worker
+   that wakes up later finds its intents cancelled and can no longer send them.
+2. Positions in ``opening``/``closing`` whose orders did leave are driven to a settled state by
+   resolving their intents against the broker (never by resending), and their signals settled.
+3. Instruments with accepted signals are handed to the executor again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from positions.broker import Broker
+from positions.broker.factory import get_broker
+from positions.models import IntentStatus, OrderIntent, Position, PositionStatus
+from positions.services.settle import position_drive, settlement_of
+from recovery.instance import instance_id
+from recovery.locks import instrument_lock
+from signals.models import SignalLog, SignalStatus
+from signals.services import signal_settle
+
+log = structlog.get_logger(__name__)
+
+
+def sweep(*, broker: Broker | None = None, now: datetime | None = None, kick: bool = True) -> dict:
+    broker = broker or get_broker()
+    now = now or timezone.now()
+    report = {"released": [], "settled": [], "kicked": []}
+    for signal_id, code in SignalLog.objects.filter(
+        status=SignalStatus.PROCESSING, claim_expires_at__lt=now
+    ).values_list("pk", "instrument_id"):
+        if _release_if_unsent(signal_id=signal_id, instrument=code, now=now):
+            report["released"].append(signal_id)
+    report["settled"] = complete_incomplete_positions(broker=broker, now=now)
+    if kick:
+        report["kicked"] = kick_accepted()
+    if report["released"] or report["settled"]:
+        log.warning("sweeper_repaired_work", **report)
+    return report
+
+
+@transaction.atomic
+def _release_if_unsent(*, signal_id: int, instrument: str, now: datetime) -> bool:
+    instrument_lock(instrument)
+    signal = SignalLog.objects.select_for_update().get(pk=signal_id)
+    if signal.status != SignalStatus.PROCESSING or signal.claim_expires_at is None or signal.claim_expires_at >= now:
+        return False
+    intents = OrderIntent.objects.filter(signal=signal)
+    if intents.exclude(status__in=[IntentStatus.PENDING, IntentStatus.CANCELLED]).exists():
+        return False  # orders left: recovery resolves them (step 2)
+    intents.filter(status=IntentStatus.PENDING).update(
+        status=IntentStatus.CANCELLED, error="abandoned before sending; the signal was re-queued", updated_at=now
+    )
+    Position.objects.filter(entry_signal=signal, status=PositionStatus.OPENING).update(
+        status=PositionStatus.FAILED, exit_reason="entry abandoned before sending", updated_at=now
+    )
+    Position.objects.filter(exit_signal=signal, status=PositionStatus.CLOSING).update(
+        status=PositionStatus.OPEN, exit_reason="", exit_signal=None, updated_at=now
+    )
+    signal.status, signal.claim_expires_at, signal.reason = SignalStatus.ACCEPTED, None, ""
+    signal.result = {"released_by_sweeper": now.isoformat(), "previous_owner": signal.processed_by}
+    signal.save(update_fields=["status", "claim_expires_at", "reason", "result"])
+    return True
+
+
+def _busy_signal_ids(now: datetime) -> set[int]:
+    """Signals a live worker is still processing: their positions are not ours to drive."""
+    return set(
+        SignalLog.objects.filter(status=SignalStatus.PROCESSING, claim_expires_at__gte=now).values_list("pk", flat=True)
+    )
+
+
+def complete_incomplete_positions(*, broker: Broker, now: datetime, instrument: str | None = None) -> list[dict]:
+    busy = _busy_signal_ids(now)
+    positions = Position.objects.filter(status__in=[PositionStatus.OPENING, PositionStatus.CLOSING])
+    if instrument:
+        positions = positions.filter(instrument_id=instrument)
+    done = []
+    touched_signals: set[int] = set()
+    for position in positions.order_by("id"):
+        signal_id = position.entry_signal_id if position.status == PositionStatus.OPENING else position.exit_signal_id
+        if signal_id in busy:
+            continue
+        settlement = position_drive(position_id=position.pk, broker=broker, now=now)
+        done.append({"position_id": position.pk, "outcome": settlement.outcome})
+        if signal_id:
+            touched_signals.add(signal_id)
+    for signal_id in touched_signals:
+        _settle_signal(signal_id)
+    return done
+
+
+def _settle_signal(signal_id: int) -> None:
+    signal = SignalLog.objects.get(pk=signal_id)
+    if not (signal.status == SignalStatus.PROCESSING or
+            (signal.status == SignalStatus.FAILED and signal.reason == "broker_outcome_unknown")):
+        return
+    positions = Position.objects.filter(Q(entry_signal_id=signal_id) | Q(exit_signal_id=signal_id))
+    settlements = [settlement_of(position=p, signal_id=signal_id) for p in positions]
+    if settlements:
+        base = {k: v for k, v in signal.result.items() if k != "settlements"}
+        signal_settle(signal_id=signal_id, base_result={**base, "completed_by": "recovery"},
+                      settlements=settlements, instance=instance_id())
+
+
+def kick_accepted() -> list[str]:
+    from signals.dispatch import enqueue_execution
+
+    instruments = sorted(set(
+        SignalLog.objects.filter(status=SignalStatus.ACCEPTED).values_list("instrument_id", flat=True)
+    ))
+    for code in instruments:
+        enqueue_execution(code)
+    return instruments
