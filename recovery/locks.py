@@ -25,7 +25,8 @@ from django.db import connection
 
 from config.dbutils import lock_key
 from recovery import metrics
-from recovery.redis_client import RedisUnavailable, call, key
+from recovery.instance import instance_id
+from recovery.redis_client import RedisUnavailable, call, key, redis_configured
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +81,8 @@ def _lock_key(fingerprint: str) -> str:
 
 
 def _redis_acquire(fingerprint: str) -> str:
-    token = secrets.token_hex(8)
+    # The value names the owning instance, so locks of a dead instance can be found and cleaned up.
+    token = f"{instance_id()}|{secrets.token_hex(8)}"
     ttl_ms = settings.PM_SIGNAL_LOCK_TTL * 1000
     acquired = call(lambda r: r.set(_lock_key(fingerprint), token, nx=True, px=ttl_ms))
     if not acquired:
@@ -141,3 +143,33 @@ def _local_lock(name: str) -> Iterator[None]:
     finally:
         with _local_guard:
             _local_held.discard(name)
+
+
+def heartbeat_key(instance: str) -> str:
+    return key("heartbeat", instance)
+
+
+def orphaned_locks_cleanup() -> list[str]:
+    """Delete signal locks whose owner instance no longer heartbeats (it died holding them).
+
+    Without this a killed worker's lock would block its signal until the TTL ran out; the lock's
+    value names its owner, and an owner without a live ``pm:heartbeat:<id>`` key is gone.
+    """
+    if not redis_configured():
+        return []
+    removed = []
+    try:
+        for raw_key in call(lambda r: list(r.scan_iter(match=key("signal_lock", "*"), count=500))):
+            value = call(lambda r: r.get(raw_key))
+            if value is None:
+                continue
+            owner = value.decode().split("|", 1)[0]
+            if call(lambda r: r.exists(heartbeat_key(owner))):
+                continue
+            if call(lambda r: r.eval(_RELEASE, 1, raw_key, value)):
+                removed.append(raw_key.decode())
+    except RedisUnavailable:
+        return removed
+    if removed:
+        log.warning("orphaned_locks_removed", count=len(removed))
+    return removed
