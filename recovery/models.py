@@ -75,6 +75,7 @@ class JobRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
+    duplicates = models.PositiveIntegerField(default=0, help_text="Later deliveries of the same period, skipped")
 
     class Meta:
         ordering = ["-started_at"]
