@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import beat_init, setup_logging, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -24,3 +24,27 @@ def _use_django_logging(**_kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_ready.connect
+def _worker_started(**_kwargs) -> None:
+    from recovery.runtime import runtime
+
+    runtime.start(role="worker")
+
+
+@worker_shutdown.connect
+def _worker_stopped(**_kwargs) -> None:
+    from recovery.runtime import runtime
+
+    runtime.stop()
+
+
+@beat_init.connect
+def _beat_started(**_kwargs) -> None:
+    import atexit
+
+    from recovery.runtime import runtime
+
+    runtime.start(role="beat")
+    atexit.register(runtime.stop)

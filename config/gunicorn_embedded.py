@@ -7,4 +7,19 @@ threads = 4
 worker_class = "gthread"
 graceful_timeout = 30
 timeout = 60
+# Several instances share a host: a shared default control socket path would collide.
+control_socket_disable = True
 accesslog = "-"
+
+
+def post_worker_init(worker):
+    from recovery.runtime import runtime, start_embedded_jobs
+
+    runtime.start(role="web", port=int(worker.cfg.bind[0].rsplit(":", 1)[1]))
+    start_embedded_jobs()
+
+
+def worker_exit(server, worker):
+    from recovery.runtime import runtime
+
+    runtime.stop()

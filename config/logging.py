@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import structlog
 
+def _add_instance_id(_logger, _method, event: dict) -> dict:
+    """Every line names the process that wrote it (instance ids are per process start)."""
+    try:
+        from recovery.instance import instance_id
+
+        event.setdefault("instance_id", instance_id())
+    except Exception:  # settings not ready yet (very early start-up)
+        pass
+    return event
+
+
 _SHARED = [
     structlog.contextvars.merge_contextvars,
+    _add_instance_id,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

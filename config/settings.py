@@ -140,7 +140,8 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "recovery.beat:LeaderDatabaseScheduler"
+CELERY_BEAT_SYNC_EVERY = 1  # persist last_run_at after every emission: a new leader resumes from it
 CELERY_BEAT_CRON_STARTING_DEADLINE = 1800
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -189,3 +189,47 @@ def portfolio_totals_refresh(*, state: PortfolioState) -> None:
     state.version += 1
     state.save(update_fields=["total_risk_amount", "total_vol_amount", "margin_used", "unrealized_pnl", "version",
                               "updated_at"])
+
+
+@transaction.atomic
+def statistics_aggregate() -> TradingStatistics:
+    """Re-derive the trade counters from positions and the ledger (the sources of truth).
+
+    Signal counters are kept as signals finish (the signal log itself is pruned after 7 days).
+    """
+    from django.db.models import Count, Max, Min, Q, Sum
+
+    from positions.models import Position, PositionStatus
+
+    stats, _ = TradingStatistics.objects.select_for_update().get_or_create(pk=1)
+    closed = Position.objects.filter(status=PositionStatus.CLOSED)
+    figures = closed.aggregate(
+        trades=Count("pk"), wins=Count("pk", filter=Q(realized_pnl__gt=0)),
+        losses=Count("pk", filter=Q(realized_pnl__lt=0)), stops=Count("pk", filter=Q(exit_reason="PM_STOP_HIT")),
+        profit=Sum("realized_pnl", filter=Q(realized_pnl__gt=0)), loss=Sum("realized_pnl", filter=Q(realized_pnl__lt=0)),
+        net=Sum("realized_pnl"), best=Max("realized_pnl"), worst=Min("realized_pnl"),
+    )
+    opened = Position.objects.exclude(opened_at=None)
+    zero = Decimal("0")
+    stats.trades_closed = stats.exits = figures["trades"]
+    stats.winning_trades, stats.losing_trades, stats.stop_exits = figures["wins"], figures["losses"], figures["stops"]
+    stats.gross_profit, stats.gross_loss = figures["profit"] or zero, figures["loss"] or zero
+    stats.net_realized_pnl = figures["net"] or zero
+    stats.largest_win, stats.largest_loss = max(figures["best"] or zero, zero), min(figures["worst"] or zero, zero)
+    stats.base_entries = opened.filter(layer=1).count()
+    stats.pyramid_entries = opened.filter(layer__gt=1).count()
+    stats.max_drawdown = _max_drawdown()
+    stats.aggregated_at = timezone.now()
+    stats.save()
+    return stats
+
+
+def _max_drawdown() -> Decimal:
+    """Largest fall of closed equity below its running high, walking the ledger in order."""
+    high = drawdown = Decimal("0")
+    for kind, after, amount in CapitalTransaction.objects.order_by("id").values_list("kind", "equity_after", "amount"):
+        if kind in (TransactionKind.DEPOSIT, TransactionKind.WITHDRAW):
+            high += amount  # capital flows move the high-water mark, they are not drawdowns
+        high = max(high, after)
+        drawdown = max(drawdown, high - after)
+    return drawdown

@@ -53,59 +53,63 @@ def instrument_lock(code: str) -> None:
 
 
 @contextlib.contextmanager
-def signal_lock(fingerprint: str) -> Iterator[str]:
-    """Hold the signal lock for the duration of the block; raise LockBusy if another owner has it."""
-    if not settings.REDIS_URL:
-        with _local_lock(f"signal:{fingerprint}"):
+def named_lock(namespace: str, name: str, *, ttl: int) -> Iterator[str]:
+    """Hold ``pm:<namespace>:<name>`` for the block (renewed every ttl/3 by a watchdog, released only
+    by its owner); raise LockBusy at once if someone else holds it.  Yields the backend used.
+
+    Without Redis it falls back to a PostgreSQL session advisory lock; in embedded mode to an
+    in-process lock.  It never "just succeeds".
+    """
+    if not redis_configured():
+        with _local_lock(f"{namespace}:{name}"):
             yield "local"
         return
+    redis_key = key(namespace, name)
     try:
-        token = _redis_acquire(fingerprint)
+        token = _redis_acquire(redis_key, ttl=ttl, label=namespace)
     except RedisUnavailable:
-        with _advisory_session_lock(f"signal:{fingerprint}"):
+        with _advisory_session_lock(f"{namespace}:{name}"):
             yield "postgres"
         return
     stop = threading.Event()
-    watchdog = threading.Thread(target=_renew, args=(fingerprint, token, stop), daemon=True)
+    watchdog = threading.Thread(target=_renew, args=(redis_key, token, ttl, stop), daemon=True)
     watchdog.start()
     try:
         yield "redis"
     finally:
         stop.set()
         watchdog.join(timeout=1)
-        _redis_release(fingerprint, token)
+        _redis_release(redis_key, token)
 
 
-def _lock_key(fingerprint: str) -> str:
-    return key("signal_lock", fingerprint)
+def signal_lock(fingerprint: str):
+    """The per-signal lock ``pm:signal_lock:<fp>`` (30 s TTL, renewed while the work runs)."""
+    return named_lock("signal_lock", fingerprint, ttl=settings.PM_SIGNAL_LOCK_TTL)
 
 
-def _redis_acquire(fingerprint: str) -> str:
+def _redis_acquire(redis_key: str, *, ttl: int, label: str) -> str:
     # The value names the owning instance, so locks of a dead instance can be found and cleaned up.
     token = f"{instance_id()}|{secrets.token_hex(8)}"
-    ttl_ms = settings.PM_SIGNAL_LOCK_TTL * 1000
-    acquired = call(lambda r: r.set(_lock_key(fingerprint), token, nx=True, px=ttl_ms))
-    if not acquired:
-        metrics.lock_contention.labels(lock="signal").inc()
-        raise LockBusy(fingerprint)
+    if not call(lambda r: r.set(redis_key, token, nx=True, px=ttl * 1000)):
+        metrics.lock_contention.labels(lock=label).inc()
+        raise LockBusy(redis_key)
     return token
 
 
-def _renew(fingerprint: str, token: str, stop: threading.Event) -> None:
-    ttl_ms = settings.PM_SIGNAL_LOCK_TTL * 1000
-    while not stop.wait(ttl_ms / 3000):
+def _renew(redis_key: str, token: str, ttl: int, stop: threading.Event) -> None:
+    while not stop.wait(ttl / 3):
         try:
-            still_ours = call(lambda r: r.eval(_EXTEND, 1, _lock_key(fingerprint), token, ttl_ms))
+            still_ours = call(lambda r: r.eval(_EXTEND, 1, redis_key, token, ttl * 1000))
         except RedisUnavailable:
             continue  # keep trying; the database state machine still guards the work
         if not still_ours:
-            log.warning("signal_lock_lost", fingerprint=fingerprint)
+            log.warning("lock_lost", key=redis_key)
             return
 
 
-def _redis_release(fingerprint: str, token: str) -> None:
+def _redis_release(redis_key: str, token: str) -> None:
     try:
-        call(lambda r: r.eval(_RELEASE, 1, _lock_key(fingerprint), token))
+        call(lambda r: r.eval(_RELEASE, 1, redis_key, token))
     except RedisUnavailable:
         pass  # the TTL frees it
 
@@ -121,7 +125,7 @@ def _advisory_session_lock(name: str) -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
         if not cursor.fetchone()[0]:
-            metrics.lock_contention.labels(lock="signal").inc()
+            metrics.lock_contention.labels(lock=name.split(":", 1)[0]).inc()
             raise LockBusy(name)
     try:
         yield
@@ -135,7 +139,7 @@ def _local_lock(name: str) -> Iterator[None]:
     """In-process lock for the embedded mode (one process by construction)."""
     with _local_guard:
         if name in _local_held:
-            metrics.lock_contention.labels(lock="signal").inc()
+            metrics.lock_contention.labels(lock=name.split(":", 1)[0]).inc()
             raise LockBusy(name)
         _local_held.add(name)
     try:

@@ -23,7 +23,10 @@ broker_calls = Histogram(
 broker_unknown_outcomes = Counter("pm_broker_unknown_outcomes_total", "Orders whose outcome was unknown")
 lock_contention = Counter("pm_lock_contention_total", "Lock acquisitions that found the lock taken", ["lock"])
 leader_changes = Counter("pm_leader_changes_total", "Times this process gained or lost leadership", ["change"])
-is_leader = Gauge("pm_is_leader", "1 while this process holds the leader lease")
-open_discrepancies = Gauge("pm_open_discrepancies", "Open reconciliation discrepancies")
+is_leader = Gauge("pm_is_leader", "1 while this process holds the leader lease", multiprocess_mode="max")
+open_discrepancies = Gauge(
+    "pm_open_discrepancies_last_run", "Open discrepancies after this process's last reconciliation",
+    multiprocess_mode="max",
+)
 dedup_hits = Counter("pm_dedup_hits_total", "Duplicate deliveries caught, by layer", ["layer"])
 inline_executions = Counter("pm_inline_executions_total", "Executions run in-process because enqueueing failed")

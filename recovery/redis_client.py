@@ -7,6 +7,7 @@ every request; it probes again after ``RETRY_AFTER`` seconds, so service resumes
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -37,7 +38,7 @@ class _Breaker:
 
 
 breaker = _Breaker()
-_clients: dict[int, redis.Redis] = {}
+_clients: dict[tuple[int, str], redis.Redis] = {}
 
 
 def redis_configured() -> bool:
@@ -50,15 +51,14 @@ def get_redis() -> redis.Redis:
         raise RedisUnavailable("embedded mode: no Redis configured")
     if not breaker.allow():
         raise RedisUnavailable("Redis recently failed; retrying shortly")
-    import os
-
-    pid = os.getpid()
-    client = _clients.get(pid)
+    # One client per process (never shared across a fork) and per URL.
+    cache_key = (os.getpid(), settings.REDIS_URL)
+    client = _clients.get(cache_key)
     if client is None:
         client = redis.Redis.from_url(
             settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=10
         )
-        _clients[pid] = client
+        _clients[cache_key] = client
     return client
 
 

@@ -190,3 +190,19 @@ def signal_release(*, signal_id: int, note: str) -> bool:
             status=SignalStatus.ACCEPTED, claim_expires_at=None, reason="", result={"released": note}
         )
     )
+
+
+def signal_log_cleanup(*, older_than_days: int = 7, batch: int = 1000) -> int:
+    """Delete terminal signals received more than ``older_than_days`` ago; unfinished ones stay."""
+    from signals.models import TERMINAL_SIGNAL_STATUSES
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        ids = list(
+            SignalLog.objects.filter(received_at__lt=cutoff, status__in=TERMINAL_SIGNAL_STATUSES)
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += SignalLog.objects.filter(pk__in=ids).delete()[1].get("signals.SignalLog", 0)

@@ -1,0 +1,100 @@
+"""A django-celery-beat scheduler that emits only while this process holds the leader lease, so
+``celery beat`` can run on every instance (DESIGN §9).
+
+* Every tick renews (or tries to take) the lease; non-leaders emit nothing and poll quickly, so a
+  standby takes over within the lease TTL after a crash and at once after a graceful release.
+* On becoming leader it first runs startup recovery (when available), then emits.
+* Each emission carries the fencing token and its scheduled time; the job guard refuses a stale
+  token and runs each period once (recovery/jobs.py).
+* If the broker cannot take a task (Redis down), the leader runs the job itself on a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import structlog
+from django.db import close_old_connections, connection
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from recovery.leader import Lease
+
+log = structlog.get_logger(__name__)
+
+FOLLOWER_POLL = 0.1  # seconds between attempts to take the lease
+LEADER_TICK_MAX = 0.5  # the leader never sleeps longer than this, so renewals stay well inside the TTL
+
+
+class LeaderDatabaseScheduler(DatabaseScheduler):
+    def __init__(self, *args, **kwargs):
+        self.lease = Lease()
+        self._recovery: threading.Thread | None = None
+        super().__init__(*args, **kwargs)
+
+    def setup_schedule(self):
+        from recovery.schedule import periodic_tasks_sync
+
+        periodic_tasks_sync()
+        super().setup_schedule()
+
+    def tick(self, *args, **kwargs):
+        was_leader = self.lease.held
+        try:
+            leader = self.lease.ensure()
+        except Exception:  # never let a coordination hiccup kill beat
+            log.exception("lease_check_failed")
+            leader = False
+        if not leader:
+            return FOLLOWER_POLL
+        if not was_leader:
+            self._start_recovery()
+        if self._recovery is not None and self._recovery.is_alive():
+            return FOLLOWER_POLL  # background work waits until recovery has finished
+        interval = super().tick(*args, **kwargs)
+        return min(interval, LEADER_TICK_MAX) if interval else LEADER_TICK_MAX
+
+    def _start_recovery(self) -> None:
+        self._recovery = threading.Thread(target=_run_startup_recovery, name="pm-recovery", daemon=True)
+        self._recovery.start()
+
+    def apply_async(self, entry, producer=None, advance=True, **kwargs):
+        if not self.lease.held:
+            return None  # our deadline passed between the check and this emission: do not act
+        entry.kwargs = {**(entry.kwargs or {}), "fencing_epoch": self.lease.epoch, "scheduled_at": time.time()}
+        try:
+            return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+        except Exception as exc:  # the broker is unreachable: run it here rather than not at all
+            log.warning("beat_publish_failed_running_locally", task=entry.task, error=str(exc)[:200])
+            threading.Thread(target=_run_locally, args=(entry.task, dict(entry.kwargs)), daemon=True).start()
+            return None
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self.lease.release()
+
+
+def _run_startup_recovery() -> None:
+    close_old_connections()
+    try:
+        from recovery.services.recovery import recovery_run
+    except ImportError:
+        return
+    try:
+        recovery_run(trigger="startup")
+    except Exception:
+        log.exception("startup_recovery_failed")
+    finally:
+        connection.close()
+
+
+def _run_locally(task_name: str, kwargs: dict) -> None:
+    from config.celery import app
+
+    close_old_connections()
+    try:
+        app.tasks[task_name].apply(kwargs=kwargs)
+    finally:
+        connection.close()

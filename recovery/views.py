@@ -1,0 +1,134 @@
+"""GET /health, /ready and /metrics (DESIGN §4, Appendix A).  No authentication: load balancers
+and Prometheus call them."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from django.db import DatabaseError, connection
+from django.http import HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest, multiprocess
+
+from recovery.instance import instance_id
+from recovery.redis_client import RedisUnavailable, call, redis_configured
+from recovery.runtime import runtime
+
+BROKER_CHECK_TTL = 5.0  # seconds a broker check is reused: health probes must not hammer the broker
+_broker_cache: dict = {}
+_broker_lock = threading.Lock()
+_migrations_ok = False
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        status = check()
+    except Exception:
+        status = "down"
+    return {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _redis() -> str:
+    if not redis_configured():
+        return "disabled"
+    try:
+        call(lambda r: r.ping())
+    except RedisUnavailable:
+        return "down"
+    return "ok"
+
+
+def _broker() -> dict:
+    now = time.monotonic()
+    with _broker_lock:
+        if _broker_cache.get("until", 0) > now:
+            return _broker_cache["result"]
+
+    def ping():
+        from positions.broker.factory import get_broker
+
+        get_broker().ping()
+        return "ok"
+
+    result = _timed(ping)
+    with _broker_lock:
+        _broker_cache.update(until=now + BROKER_CHECK_TTL, result=result)
+    return result
+
+
+def health(request):
+    from recovery.leader import current_leader
+
+    checks = {"database": _timed(_database), "redis": _timed(_redis), "broker": _broker()}
+    healthy = checks["database"]["status"] == "ok"
+    try:
+        leader = current_leader()
+    except DatabaseError:
+        leader = None
+    me = instance_id()
+    body = {"status": "healthy" if healthy else "unhealthy", "instance_id": me, "is_leader": leader == me,
+            "leader": leader, "checks": checks}
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _not_ready(reason: str) -> JsonResponse:
+    return JsonResponse({"status": "not_ready", "reason": reason}, status=503)
+
+
+def ready(request):
+    global _migrations_ok
+    if runtime.shutting_down.is_set():
+        return _not_ready("shutting down")
+    try:
+        _database()
+        if not _migrations_ok:
+            from django.db.migrations.executor import MigrationExecutor
+
+            if MigrationExecutor(connection).migration_plan(MigrationExecutor(connection).loader.graph.leaf_nodes()):
+                return _not_ready("migrations not applied")
+            _migrations_ok = True
+        from portfolio.models import PortfolioState
+
+        if not PortfolioState.objects.exists():
+            return _not_ready("portfolio state missing: run init_portfolio")
+    except DatabaseError:
+        return _not_ready("database unavailable")
+    return JsonResponse({"status": "ready"})
+
+
+def _database_gauges() -> bytes:
+    """Gauges read from the database at scrape time, so every instance reports the same truth."""
+    from django.db.models import Count
+
+    from recovery.selectors import open_discrepancy_count
+    from signals.models import SignalLog
+
+    registry = CollectorRegistry()
+    discrepancies = Gauge("pm_open_discrepancies", "Open reconciliation discrepancies", registry=registry)
+    by_status = Gauge("pm_signals", "Signals in the log by status", ["status"], registry=registry)
+    try:
+        discrepancies.set(open_discrepancy_count())
+        for row in SignalLog.objects.values("status").annotate(n=Count("pk")):
+            by_status.labels(status=row["status"]).set(row["n"])
+    except DatabaseError:
+        pass
+    return generate_latest(registry)
+
+
+def metrics_view(request):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        own = generate_latest(registry)
+    else:
+        own = generate_latest()
+    return HttpResponse(own + _database_gauges(), content_type=CONTENT_TYPE_LATEST)
+

@@ -1,0 +1,93 @@
+"""The periodic job guard: once per period, only under the current leader, never concurrently."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from recovery.jobs import JOBS, job_run, period_key
+from recovery.leader import Lease
+from recovery.locks import named_lock
+from recovery.models import InstanceMetadata, JobRun
+from recovery.schedule import periodic_tasks_sync
+from tests.factories import make_signal
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def leader():
+    lease = Lease()
+    assert lease.ensure()
+    yield lease
+    lease.release()
+
+
+def test_period_key_rounds_to_the_nearest_interval():
+    assert period_key(1000.4, 1) == period_key(999.6, 1) == "1000"
+    assert period_key(59.0, 30) == period_key(61.0, 30) == "2" and period_key(74.0, 30) == "2"
+    assert period_key(76.0, 30) == "3"
+
+
+def test_each_period_runs_once_and_duplicates_are_counted(leader):
+    now = time.time()
+    assert job_run(name="leader_probe", epoch=leader.epoch, scheduled_at=now)["ran"] == "leader_probe"
+    assert job_run(name="leader_probe", epoch=leader.epoch, scheduled_at=now + 0.2)["skipped"]
+    assert job_run(name="leader_probe", epoch=leader.epoch, scheduled_at=now + 1)["ran"] == "leader_probe"
+    runs = list(JobRun.objects.order_by("period").values_list("duplicates", "epoch"))
+    assert runs == [(1, leader.epoch), (0, leader.epoch)]
+
+
+def test_a_stale_token_is_refused_and_writes_nothing(leader):
+    assert job_run(name="reap_instances", epoch=leader.epoch - 1) == {"refused": "stale fencing token"}
+    assert job_run(name="reap_instances", epoch=None) == {"refused": "stale fencing token"}
+    assert not JobRun.objects.exists()
+
+
+def test_a_run_in_progress_elsewhere_is_skipped(leader):
+    with named_lock("job", "reap_instances", ttl=30):
+        assert job_run(name="reap_instances", epoch=leader.epoch) == {"skipped": "running elsewhere"}
+    assert job_run(name="reap_instances", epoch=leader.epoch)["ran"] == "reap_instances"
+
+
+def test_reaping_marks_silent_instances_crashed_by_the_database_clock(leader):
+    InstanceMetadata.objects.create(instance_id="old:1:aaaa", role="web", hostname="h", pid=1, status="active",
+                                    started_at=Now(), last_heartbeat=timezone.now() - timedelta(seconds=31))
+    InstanceMetadata.objects.create(instance_id="new:2:bbbb", role="web", hostname="h", pid=2, status="active",
+                                    started_at=Now(), last_heartbeat=Now())
+    job_run(name="reap_instances", epoch=leader.epoch)
+    assert dict(InstanceMetadata.objects.values_list("instance_id", "status")) == {
+        "old:1:aaaa": "crashed", "new:2:bbbb": "active"}
+
+
+def test_signal_log_cleanup_keeps_recent_and_unfinished_signals(leader, portfolio_live):
+    old = timezone.now() - timedelta(days=8)
+    make_signal(status="executed", received_at=old)
+    kept_processing = make_signal(status="processing", received_at=old)
+    kept_recent = make_signal(status="rejected")
+    job_run(name="cleanup_signal_log", epoch=leader.epoch)
+    from signals.models import SignalLog
+
+    assert set(SignalLog.objects.values_list("pk", flat=True)) == {kept_processing.pk, kept_recent.pk}
+
+
+def test_schedule_is_written_from_code():
+    from django_celery_beat.models import PeriodicTask
+
+    names = periodic_tasks_sync()
+    assert set(names) == {f"pm:{n}" for n, job in JOBS.items() if job.scheduled}
+    sweep = PeriodicTask.objects.get(name="pm:sweep_stuck_signals")
+    assert (sweep.task, sweep.interval.every, sweep.enabled) == ("recovery.run_job", 30, True)
+    assert periodic_tasks_sync() == names  # idempotent
+    assert PeriodicTask.objects.filter(name__startswith="pm:").count() == len(names)
+
+
+@pytest.fixture
+def portfolio_live():
+    from tests.conftest import seed_instruments
+
+    seed_instruments()
