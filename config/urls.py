@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/trading/pause", TradingPauseApi.as_view(), name="trading-pause"),
     path("api/trading/resume", TradingResumeApi.as_view(), name="trading-resume"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/reconcile/", __import__("recovery.api", fromlist=["ReconcileApi"]).ReconcileApi.as_view(), name="reconcile"),
     path("health", health, name="health"),
     path("ready", ready, name="ready"),
     path("metrics", metrics_view, name="metrics"),

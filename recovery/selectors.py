@@ -71,3 +71,64 @@ def in_flight_keys() -> set[Key]:
         if batch and all(intent.status == IntentStatus.FILLED for intent in batch):
             keys.update((symbol, position.instrument.exchange) for symbol in position.symbols)
     return keys
+
+
+def positions_holding(*, symbol: str, exchange: str) -> list:
+    """Our positions (open or closing) holding ``symbol`` on ``exchange``, oldest first."""
+    from positions.models import Position
+
+    return list(
+        Position.objects.filter(Q(futures_symbol=symbol) | Q(pe_symbol=symbol) | Q(ce_symbol=symbol),
+                                status__in=HOLDING_STATUSES, instrument__exchange=exchange)
+        .select_related("instrument").order_by("layer", "id")
+    )
+
+
+def held_position_facts() -> list:
+    """Open and closing positions as ``PositionFacts`` for startup validation."""
+    from positions.models import Position
+    from recovery.services.validation import PositionFacts
+
+    rows = Position.objects.filter(status__in=HOLDING_STATUSES).order_by("id").values(
+        "id", "label", "instrument_id", "instrument__contract_kind", "instrument__symbol_root",
+        "instrument__order_quantity_per_lot", "lots", "quantity", "entry_price", "initial_stop", "current_stop",
+        "highest_close", "expiry", "futures_symbol", "pe_symbol", "ce_symbol", "strike",
+    )
+    return [
+        PositionFacts(
+            position_id=r["id"], label=r["label"], instrument=r["instrument_id"],
+            futures=r["instrument__contract_kind"] == "futures", symbol_root=r["instrument__symbol_root"],
+            order_quantity_per_lot=r["instrument__order_quantity_per_lot"], lots=r["lots"], quantity=r["quantity"],
+            entry_price=r["entry_price"], initial_stop=r["initial_stop"], current_stop=r["current_stop"],
+            highest_close=r["highest_close"], expiry=r["expiry"], futures_symbol=r["futures_symbol"],
+            pe_symbol=r["pe_symbol"], ce_symbol=r["ce_symbol"], strike=r["strike"],
+        )
+        for r in rows
+    ]
+
+
+def incomplete_work() -> dict[str, list[dict]]:
+    """Everything half-done: what startup recovery must finish (or flag) before trading resumes."""
+    from positions.models import OrderIntent, Position
+    from positions.models.intent import UNRESOLVED_INTENT_STATUSES
+    from signals.models import SignalLog
+
+    def listed(qs, *fields):
+        return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+                for row in qs.values(*fields)]
+
+    return {
+        "positions": listed(Position.objects.filter(status__in=["opening", "closing"]).order_by("id"),
+                            "id", "label", "instrument_id", "status"),
+        "rollovers": listed(Position.objects.filter(rollover_status__in=["pending", "in_progress", "failed"],
+                                                    status__in=["opening", *HOLDING_STATUSES]).order_by("id"),
+                            "id", "label", "instrument_id", "rollover_status", "expiry"),
+        "signals": listed(SignalLog.objects.filter(status="processing").order_by("id"),
+                          "id", "instrument_id", "signal_type", "position", "processed_by", "claim_expires_at"),
+        "signals_outcome_unknown": listed(
+            SignalLog.objects.filter(status="failed", reason="broker_outcome_unknown").order_by("id"),
+            "id", "instrument_id", "signal_type", "position"),
+        "intents": listed(OrderIntent.objects.filter(status__in=UNRESOLVED_INTENT_STATUSES).order_by("id"),
+                          "id", "client_order_id", "position_id", "position__instrument_id", "purpose", "status",
+                          "symbol"),
+    }

@@ -67,6 +67,7 @@ def reconciliation_run(
     broker could not be read, ``error``).  ``run_id`` is None for a dry run."""
     if trigger not in RunTrigger.values:
         raise ValueError(f"trigger must be one of {RunTrigger.values}, got {trigger!r}")
+    trigger = RunTrigger(trigger).value
     broker = broker or get_broker()
     started = timezone.now()
     before = held_positions()

@@ -1,0 +1,49 @@
+"""Staff API: POST /api/reconcile/ runs a broker reconciliation now and returns its report."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recovery.models import ReconciliationOutcome, RunTrigger
+from recovery.services.reconcile import reconciliation_run
+
+
+class ReconciliationItemSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    exchange = serializers.CharField()
+    instrument = serializers.CharField(allow_null=True)
+    expected = serializers.IntegerField()
+    broker = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["matched", "orphaned", "missing", "mismatch"])
+    position_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class OtherSymbolSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    exchange = serializers.CharField()
+    broker = serializers.IntegerField()
+
+
+class ReconciliationReportSerializer(serializers.Serializer):
+    """Documents the report (DESIGN Appendix A); the service's dict is returned as is."""
+
+    run_id = serializers.IntegerField(allow_null=True)
+    started_at = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=ReconciliationOutcome.values)
+    items = ReconciliationItemSerializer(many=True)
+    other_symbols = OtherSymbolSerializer(many=True)
+    in_flight = ReconciliationItemSerializer(many=True, help_text="Symbols with orders in flight, not compared")
+    error = serializers.CharField(required=False, help_text="Only when the broker could not be read")
+
+
+class ReconcileApi(APIView):
+    serializer_class = ReconciliationReportSerializer
+
+    @extend_schema(request=None, responses={200: ReconciliationReportSerializer, 503: ReconciliationReportSerializer})
+    def post(self, request):
+        report = reconciliation_run(trigger=RunTrigger.MANUAL, actor=request.user.get_username())
+        unavailable = report["outcome"] == ReconciliationOutcome.BROKER_UNAVAILABLE
+        return Response(report, status=status.HTTP_503_SERVICE_UNAVAILABLE if unavailable else status.HTTP_200_OK)
