@@ -6,6 +6,15 @@ import shutil
 import signal
 import tempfile
 
+def _structured_logging(log_format: str) -> dict:
+    from config.logging import build_logging
+
+    config = build_logging(log_format)
+    config["loggers"].update({name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+                              for name in ("gunicorn.error", "gunicorn.access")})
+    return config
+
+
 bind = os.environ.get("PM_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 threads = int(os.environ.get("WEB_THREADS", "8"))
@@ -17,6 +26,8 @@ keepalive = 5
 control_socket_disable = True
 accesslog = None  # the webhook logs one structured line per request itself
 errorlog = "-"
+# gunicorn's own messages go through the same structlog formatter (one JSON object per line).
+logconfig_dict = _structured_logging(os.environ.get("LOG_FORMAT", "json"))
 
 if workers > 1:
     # Several worker processes share one metrics view through prometheus-client's multiprocess mode.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import structlog
 
 def _add_instance_id(_logger, _method, event: dict) -> dict:
@@ -26,6 +28,7 @@ _SHARED = [
 
 
 def build_logging(log_format: str) -> dict:
+    logging.captureWarnings(True)  # warnings become log records, rendered like everything else
     renderer = (
         structlog.processors.JSONRenderer()
         if log_format == "json"

@@ -79,8 +79,8 @@ if _database["ENGINE"] == "django.db.backends.postgresql":
         CONN_MAX_AGE=0,  # required with the psycopg pool
         CONN_HEALTH_CHECKS=True,
         OPTIONS={
-            "pool": {"min_size": 1, "max_size": 12, "timeout": 5, "max_idle": 300},
-            "connect_timeout": 5,
+            "pool": {"min_size": 1, "max_size": 12, "timeout": 2, "max_idle": 300},  # 503 before TradingView gives up (3 s)
+            "connect_timeout": 2,
             "application_name": "ha-portfolio-manager",
             "options": "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=60000",
         },
@@ -132,10 +132,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
     "retry_on_timeout": False,
-    "max_retries": 1,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

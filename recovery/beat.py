@@ -19,6 +19,7 @@ from django.db import close_old_connections, connection
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from recovery.leader import Lease
+from recovery.redis_client import redis_available
 
 log = structlog.get_logger(__name__)
 
@@ -61,13 +62,18 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
     def apply_async(self, entry, producer=None, advance=True, **kwargs):
         if not self.lease.held:
             return None  # our deadline passed between the check and this emission: do not act
-        entry.kwargs = {**(entry.kwargs or {}), "fencing_epoch": self.lease.epoch, "scheduled_at": time.time()}
-        try:
-            return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
-        except Exception as exc:  # the broker is unreachable: run it here rather than not at all
-            log.warning("beat_publish_failed_running_locally", task=entry.task, error=str(exc)[:200])
-            threading.Thread(target=_run_locally, args=(entry.task, dict(entry.kwargs)), daemon=True).start()
-            return None
+        task_kwargs = {**(entry.kwargs or {}), "fencing_epoch": self.lease.epoch, "scheduled_at": time.time()}
+        entry.kwargs = task_kwargs  # this emission only: the next entry is rebuilt from the database row
+        if redis_available():
+            try:
+                return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+            except Exception as exc:  # already reserved by the base class: just run it here
+                log.warning("beat_publish_failed", task=entry.task, error=str(exc)[:200])
+        elif advance:
+            entry = self.reserve(entry)
+        # The broker is unreachable: run the job here rather than not at all.
+        threading.Thread(target=_run_locally, args=(entry.task, task_kwargs), daemon=True).start()
+        return None
 
     def close(self):
         try:

@@ -1,11 +1,12 @@
 """Periodic leader jobs (DESIGN §9) and the guard every run goes through.
 
 A run happens at most once per period and only under the current leader:
-1. a non-blocking task lock (``pm:job:<name>``) — a concurrent duplicate skips at once;
-2. ``JobRun(job, period)`` inserted under a unique constraint — a stray late duplicate is counted
-   and skipped;
-3. the fencing token checked in that same transaction — a deposed leader's run is refused.
-Jobs whose writes fit in one transaction run inside it, so the fencing check covers them.
+1. the fencing token is checked and ``JobRun(job, period)`` inserted in one transaction — a deposed
+   leader's run is refused, and any second delivery of a period (two beats, a redelivery) is
+   counted as a duplicate and skipped;
+2. jobs whose writes fit in one transaction run inside it, covered by the same fencing check;
+3. longer jobs then take a non-blocking task lock (``pm:job:<name>``) so a slow run of one period
+   never overlaps the next.
 """
 
 from __future__ import annotations
@@ -97,16 +98,26 @@ def job_run(*, name: str, epoch: int | None, scheduled_at: float | None = None) 
     period = period_key(scheduled_at or time.time(), job.interval)
     fenced = settings.PM_MODE == "production"
     try:
-        with named_lock("job", name, ttl=max(30, job.interval)):
-            return _run_once(name, job, period, epoch, fenced)
-    except LockBusy:
-        return {"skipped": "running elsewhere"}
+        run = _claim_period(name, period, epoch, fenced, job)
     except StaleLeader as exc:
         log.warning("job_refused_stale_leader", job=name, error=str(exc))
         return {"refused": "stale fencing token"}
+    if run is None:
+        return {"skipped": "already ran this period"}
+    if job.in_fenced_transaction:
+        return {"ran": name, "period": period}
+    try:
+        with named_lock("job", name, ttl=max(30, job.interval)):
+            result = job.run()
+    except LockBusy:
+        result = {"skipped": "the previous period's run is still going"}
+    JobRun.objects.filter(pk=run.pk).update(finished_at=Now(), result=_jsonable(result))
+    return {"ran": name, "period": period}
 
 
-def _run_once(name: str, job: Job, period: str, epoch: int | None, fenced: bool) -> dict:
+def _claim_period(name: str, period: str, epoch: int | None, fenced: bool, job: Job) -> JobRun | None:
+    """Record this delivery of the period (or count it as a duplicate) under the fencing check;
+    single-transaction jobs run right here, covered by that same check."""
     with transaction.atomic():
         if fenced:
             fencing_verify(epoch=epoch)
@@ -115,14 +126,10 @@ def _run_once(name: str, job: Job, period: str, epoch: int | None, fenced: bool)
         )
         if not created:
             JobRun.objects.filter(pk=run.pk).update(duplicates=F("duplicates") + 1)
-            return {"skipped": "already ran this period"}
+            return None
         if job.in_fenced_transaction:
-            result = job.run()
-            JobRun.objects.filter(pk=run.pk).update(finished_at=Now(), result=_jsonable(result))
-            return {"ran": name, "period": period}
-    result = job.run()
-    JobRun.objects.filter(pk=run.pk).update(finished_at=Now(), result=_jsonable(result))
-    return {"ran": name, "period": period}
+            JobRun.objects.filter(pk=run.pk).update(finished_at=Now(), result=_jsonable(job.run()))
+        return run
 
 
 def _jsonable(result) -> dict:

@@ -77,3 +77,14 @@ def key(*parts: str) -> str:
     """Keys are namespaced like the Django cache (``pm`` in production, a per-run prefix in tests)."""
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "pm")
     return ":".join([prefix, *parts])
+
+
+def redis_available() -> bool:
+    """A fast yes/no (circuit-broken ping) before handing work to Celery: a publish to a dead
+    broker takes seconds to fail inside kombu, which must not stall a request or the beat loop."""
+    if not redis_configured():
+        return False
+    try:
+        return bool(call(lambda r: r.ping()))
+    except RedisUnavailable:
+        return False

@@ -13,6 +13,7 @@ import structlog
 from django.db import close_old_connections, connection
 
 from recovery import metrics
+from recovery.redis_client import breaker, redis_available
 
 log = structlog.get_logger(__name__)
 _inline = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pm-inline")
@@ -25,12 +26,15 @@ def enqueue_execution(instrument: str) -> None:
     if app.conf.task_always_eager:
         run_executor(instrument)
         return
-    try:
-        execute_instrument.delay(instrument)
-    except Exception as exc:  # kombu/redis raise many types when the broker is unreachable
-        log.warning("enqueue_failed_running_inline", instrument=instrument, error=str(exc)[:200])
-        metrics.inline_executions.inc()
-        _inline.submit(_run_in_thread, instrument)
+    if redis_available():
+        try:
+            execute_instrument.delay(instrument)
+            return
+        except Exception as exc:  # kombu/redis raise many types when the broker is unreachable
+            breaker.trip()
+            log.warning("enqueue_failed", instrument=instrument, error=str(exc)[:200])
+    metrics.inline_executions.inc()
+    _inline.submit(_run_in_thread, instrument)
 
 
 def run_executor(instrument: str) -> int:

@@ -128,12 +128,12 @@ class Cluster:
         return proc
 
     def start_worker(self, name: str, concurrency: int = 4) -> Proc:
-        argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency",
+        argv = [sys.executable, "-m", "celery", "-A", "config", "--quiet", "worker", "--pool", "threads", "--concurrency",
                 str(concurrency), "--without-gossip", "--without-mingle", "-n", f"{name}@%h", "-l", "INFO"]
         return self._spawn(name, "worker", argv, self.env(name))
 
     def start_beat(self, name: str) -> Proc:
-        argv = [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO", "--pidfile="]
+        argv = [sys.executable, "-m", "celery", "-A", "config", "--quiet", "beat", "-l", "INFO", "--pidfile="]
         return self._spawn(name, "beat", argv, self.env(name))
 
     def signal(self, name: str, sig: int) -> float:

@@ -48,10 +48,11 @@ def test_a_stale_token_is_refused_and_writes_nothing(leader):
     assert not JobRun.objects.exists()
 
 
-def test_a_run_in_progress_elsewhere_is_skipped(leader):
-    with named_lock("job", "reap_instances", ttl=30):
-        assert job_run(name="reap_instances", epoch=leader.epoch) == {"skipped": "running elsewhere"}
-    assert job_run(name="reap_instances", epoch=leader.epoch)["ran"] == "reap_instances"
+def test_a_long_job_never_overlaps_its_previous_run(leader):
+    with named_lock("job", "cleanup_orphaned_locks", ttl=30):  # the previous period still running
+        assert job_run(name="cleanup_orphaned_locks", epoch=leader.epoch)["ran"] == "cleanup_orphaned_locks"
+    run = JobRun.objects.get(job="cleanup_orphaned_locks")
+    assert run.result == {"skipped": "the previous period's run is still going"}
 
 
 def test_reaping_marks_silent_instances_crashed_by_the_database_clock(leader):
