@@ -1,12 +1,15 @@
 """Ops alerts.  Always logged; also sent to a Slack-compatible webhook and Telegram when configured.
 
-Delivery runs on a background thread with short timeouts: an alert must never delay an order.
+Delivery runs on a background thread with short timeouts (an alert never delays an order), and a
+repeating condition (database down, broker down) alerts once per ``every`` seconds per process.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from collections import deque
 
 import httpx
 import structlog
@@ -14,8 +17,20 @@ from django.conf import settings
 
 log = structlog.get_logger("pm.alerts")
 
+_last_sent: dict[str, float] = {}
+_guard = threading.Lock()
+_contention: deque[float] = deque()
+CONTENTION_PER_MINUTE = 10
 
-def alert(event: str, **fields) -> None:
+
+def alert(event: str, *, every: float | None = None, **fields) -> bool:
+    """Raise an alert; with ``every``, at most once per that many seconds. True if it was sent."""
+    if every is not None:
+        now = time.monotonic()
+        with _guard:
+            if now - _last_sent.get(event, -every) < every:
+                return False
+            _last_sent[event] = now
     log.warning("alert", alert=event, **fields)
     text = f"[portfolio-manager] {event}: " + ", ".join(f"{k}={v}" for k, v in fields.items())
     targets = []
@@ -26,6 +41,19 @@ def alert(event: str, **fields) -> None:
         targets.append((url, {"chat_id": settings.PM_TELEGRAM_CHAT_ID, "text": text}))
     if targets:
         threading.Thread(target=_deliver, args=(targets,), daemon=True, name="pm-alert").start()
+    return True
+
+
+def lock_contended(lock: str) -> None:
+    """Count a contended lock; alert when more than 10 happen within a minute."""
+    now = time.monotonic()
+    with _guard:
+        _contention.append(now)
+        while _contention and now - _contention[0] > 60:
+            _contention.popleft()
+        count = len(_contention)
+    if count > CONTENTION_PER_MINUTE:
+        alert("lock_contention", every=60, lock=lock, per_minute=count)
 
 
 def _deliver(targets: list[tuple[str, dict]]) -> None:

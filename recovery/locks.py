@@ -45,6 +45,13 @@ class LockBusy(Exception):
     """Somebody else holds the lock right now."""
 
 
+def _contended(lock: str) -> None:
+    from recovery.alerts import lock_contended
+
+    metrics.lock_contention.labels(lock=lock).inc()
+    lock_contended(lock)
+
+
 def instrument_lock(code: str) -> None:
     """Serialize this transaction with every other one on the same instrument."""
     if connection.vendor == "postgresql":
@@ -91,7 +98,7 @@ def _redis_acquire(redis_key: str, *, ttl: int, label: str) -> str:
     # The value names the owning instance, so locks of a dead instance can be found and cleaned up.
     token = f"{instance_id()}|{secrets.token_hex(8)}"
     if not call(lambda r: r.set(redis_key, token, nx=True, px=ttl * 1000)):
-        metrics.lock_contention.labels(lock=label).inc()
+        _contended(label)
         raise LockBusy(redis_key)
     return token
 
@@ -125,7 +132,7 @@ def _advisory_session_lock(name: str) -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
         if not cursor.fetchone()[0]:
-            metrics.lock_contention.labels(lock=name.split(":", 1)[0]).inc()
+            _contended(name.split(":", 1)[0])
             raise LockBusy(name)
     try:
         yield
@@ -139,7 +146,7 @@ def _local_lock(name: str) -> Iterator[None]:
     """In-process lock for the embedded mode (one process by construction)."""
     with _local_guard:
         if name in _local_held:
-            metrics.lock_contention.labels(lock=name.split(":", 1)[0]).inc()
+            _contended(name.split(":", 1)[0])
             raise LockBusy(name)
         _local_held.add(name)
     try:

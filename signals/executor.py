@@ -52,7 +52,7 @@ def _process(signal: SignalLog, broker: Broker, me: str) -> bool:
         return False
     except DatabaseError:
         log.exception("executor_database_error")
-        return False  # the claim expires and the sweeper hands the signal back
+        raise  # a Celery worker retries with backoff; the sweeper hands back an abandoned claim
     except Exception as exc:  # a bug must not wedge the queue: fail this signal loudly
         log.exception("executor_internal_error")
         if not _has_sent_orders(signal.pk):

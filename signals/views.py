@@ -18,6 +18,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from recovery import metrics
+from recovery.alerts import alert
 from signals.instruments import known_instruments
 from signals.payloads import PayloadInvalid, validate_payload
 from signals.services import ACCEPTED, signal_ingest
@@ -80,6 +81,7 @@ def webhook(request):
         return _error(400, "validation_error", "Invalid signal.", errors=exc.errors)
     except DatabaseError as exc:
         log.error("webhook_not_persisted", error=str(exc)[:300], exc_type=type(exc).__name__)
+        alert("database_unreachable", every=60, where="webhook", error=str(exc)[:200])
         return _error(503, "unavailable", "Signal not persisted (database unavailable); please retry.")
     metrics.ingest_latency.observe(time.perf_counter() - started)
     metrics.webhook_requests.labels(outcome=result.status).inc()

@@ -27,6 +27,7 @@ from positions.broker import (
 )
 from positions.models import IntentStatus, OrderIntent
 from recovery import metrics
+from recovery.alerts import alert
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +73,7 @@ def intent_send(*, intent: OrderIntent, broker: Broker) -> OrderIntent:
         return intent
     except BrokerUnavailable as exc:
         # The request did not reach the broker: nothing was placed.
+        alert("broker_unreachable", every=60, error=str(exc)[:200])
         _transition(intent, source=(IntentStatus.SENT,), status=IntentStatus.CANCELLED,
                     error=f"broker_unavailable: {exc}"[:500])
         return intent

@@ -1,0 +1,22 @@
+"""The effective Celery configuration (misspelled setting names are silently ignored, so check it)."""
+
+from __future__ import annotations
+
+from config.celery import app
+from signals.tasks import execute_instrument
+
+
+def test_tasks_survive_worker_loss_and_are_not_redelivered_while_running():
+    conf = app.conf
+    assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_soft_time_limit < conf.task_time_limit
+    # An unacknowledged task comes back after the visibility timeout: it must outlast the longest task.
+    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+    assert conf.beat_scheduler == "recovery.beat:LeaderDatabaseScheduler"
+
+
+def test_executor_task_backs_off_on_database_errors():
+    assert execute_instrument.acks_late and execute_instrument.reject_on_worker_lost
+    assert execute_instrument.retry_backoff == 1 and execute_instrument.retry_backoff_max == 60
+    assert execute_instrument.max_retries == 10
