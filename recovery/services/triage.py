@@ -129,10 +129,11 @@ def discrepancy_adopt_broker_quantity(*, discrepancy_id: int, lots: dict[int, in
     holding = _holding_ids(record)
     if not holding:
         raise ValidationError({"lots": f"we hold no position on {record.symbol}; import the broker position instead"})
-    if record.broker_quantity == 0 or (record.broker_quantity > 0) != (record.expected_quantity > 0):
-        raise ValidationError({"lots": f"the broker holds {record.broker_quantity} where we expect "
-                                       f"{record.expected_quantity}: long positions cannot adopt that; close ours "
-                                       "at a price and settle the broker side by hand"})
+    expected = _expected_now(record.symbol, record.exchange)
+    if record.broker_quantity == 0 or (record.broker_quantity > 0) != (expected > 0):
+        raise ValidationError({"lots": f"the broker holds {record.broker_quantity} where we expect {expected}: "
+                                       "our long positions cannot adopt that; close ours at a price and settle "
+                                       "the broker side by hand"})
     if set(lots) != set(holding):
         raise ValidationError({"lots": f"give new lots for exactly the positions holding {record.symbol}: "
                                        f"{sorted(holding)}"})

@@ -264,3 +264,65 @@ def test_run_pages_render(ops, paper, positions):
     assert response.status_code == 302 and OpsAuditLog.objects.count() == 0
     page = ops.get(reverse("admin:recovery_discrepancy_change", args=[discrepancy().pk])).content.decode()
     assert f"reconciliation #{reconciliation_id}" in page
+
+
+def test_closing_the_one_pyramid_the_broker_sold_resolves_the_mismatch(ops, paper, positions):
+    fill(paper, {**CONSISTENT_BOOK, (GOLD, "MCX"): 5})
+    reconcile()
+    record = discrepancy()
+    pyramid = positions["gold_pyr1"]
+    assert act(ops, "close_positions", record, positions=[pyramid.pk], price="72900").status_code == 302
+    record.refresh_from_db()
+    assert record.status == "resolved"
+    assert list(CapitalTransaction.objects.filter(kind="TRADING_PNL").values_list("position_id", "amount")) == [
+        (pyramid.pk, Decimal("6000.00"))]  # (72900 − 72600) × 2 × ₹10
+    assert Position.objects.filter(status="open", futures_symbol=GOLD).count() == 2
+    assert reconcile()["outcome"] == "matched"
+
+
+def test_closing_too_little_leaves_the_discrepancy_open(ops, paper, positions):
+    reconcile()  # flat broker
+    record = discrepancy()
+    assert act(ops, "close_positions", record, positions=[positions["gold_pyr2"].pk], price="73000").status_code == 302
+    record.refresh_from_db()
+    assert record.status == "open"  # we still expect 6 where the broker holds 0
+    entry = OpsAuditLog.objects.get(action="discrepancy_positions_closed")
+    assert (entry.details["resolved"], entry.details["expected_after"]) == (False, 6)
+
+
+def test_a_short_at_the_broker_cannot_be_adopted(ops, paper, positions):
+    fill(paper, {**CONSISTENT_BOOK, (GOLD, "MCX"): -7})
+    reconcile()
+    record = discrepancy()
+    lots = {f"lots_{positions[k].pk}": 1 for k in ("gold_base", "gold_pyr1", "gold_pyr2")}
+    response = act(ops, "adopt_broker_quantity", record, **lots)
+    assert response.status_code == 200 and "cannot adopt that" in response.content.decode()
+    assert sorted(Position.objects.filter(futures_symbol=GOLD).values_list("lots", flat=True)) == [1, 2, 4]
+    assert discrepancy().status == "open" and not OpsAuditLog.objects.exists()
+
+
+def test_close_refuses_orders_in_flight_and_cancels_never_sent_ones(ops, paper, positions):
+    from positions.models import OrderIntent
+
+    reconcile()  # flat broker: GOLD orphaned
+    record = discrepancy()
+    base, pyr2 = positions["gold_base"], positions["gold_pyr2"]
+    Position.objects.filter(pk__in=[base.pk, pyr2.pk]).update(status="closing")
+    pending = OrderIntent.objects.create(client_order_id=f"pm-{base.pk}-ex-FUT-1", position=base, purpose="exit",
+                                         leg="FUT", sequence=1, symbol=GOLD, exchange="MCX", action="SELL",
+                                         quantity=4, status="PENDING")
+    sent = OrderIntent.objects.create(client_order_id=f"pm-{pyr2.pk}-ex-FUT-1", position=pyr2, purpose="exit",
+                                      leg="FUT", sequence=1, symbol=GOLD, exchange="MCX", action="SELL", quantity=1,
+                                      status="SENT")
+    refused = act(ops, "close_positions", record, positions=[base.pk, pyr2.pk], price="72500")
+    assert refused.status_code == 200 and "has orders in flight at the broker" in refused.content.decode()
+    # All or nothing: the base (closed first, before pyr2 was refused) is untouched too.
+    assert Position.objects.get(pk=base.pk).status == "closing"
+    pending.refresh_from_db()
+    assert pending.status == "PENDING" and not CapitalTransaction.objects.filter(kind="TRADING_PNL").exists()
+
+    assert act(ops, "close_positions", record, positions=[base.pk], price="72500").status_code == 302
+    pending.refresh_from_db()
+    sent.refresh_from_db()
+    assert (pending.status, sent.status) == ("CANCELLED", "SENT")
+    assert Position.objects.get(pk=base.pk).status == "closed"
