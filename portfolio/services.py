@@ -153,8 +153,10 @@ def statistics_bump(**increments) -> None:
     """Add to the running counters (one row, updated in the caller's transaction)."""
     from django.db.models import F
 
-    TradingStatistics.objects.get_or_create(pk=1)
-    TradingStatistics.objects.filter(pk=1).update(**{name: F(name) + value for name, value in increments.items()})
+    changes = {name: F(name) + value for name, value in increments.items()}
+    if not TradingStatistics.objects.filter(pk=1).update(**changes):
+        TradingStatistics.objects.get_or_create(pk=1)
+        TradingStatistics.objects.filter(pk=1).update(**changes)
 
 
 def statistics_record_trade(*, pnl: Decimal, stop_exit: bool) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 
 import structlog
@@ -78,14 +79,11 @@ def named_lock(namespace: str, name: str, *, ttl: int) -> Iterator[str]:
         with _advisory_session_lock(f"{namespace}:{name}"):
             yield "postgres"
         return
-    stop = threading.Event()
-    watchdog = threading.Thread(target=_renew, args=(redis_key, token, ttl, stop), daemon=True)
-    watchdog.start()
+    _renewer.hold(redis_key, token, ttl)
     try:
         yield "redis"
     finally:
-        stop.set()
-        watchdog.join(timeout=1)
+        _renewer.drop(redis_key)
         _redis_release(redis_key, token)
 
 
@@ -103,15 +101,46 @@ def _redis_acquire(redis_key: str, *, ttl: int, label: str) -> str:
     return token
 
 
-def _renew(redis_key: str, token: str, ttl: int, stop: threading.Event) -> None:
-    while not stop.wait(ttl / 3):
-        try:
-            still_ours = call(lambda r: r.eval(_EXTEND, 1, redis_key, token, ttl * 1000))
-        except RedisUnavailable:
-            continue  # keep trying; the database state machine still guards the work
-        if not still_ours:
-            log.warning("lock_lost", key=redis_key)
-            return
+class _Renewer:
+    """One thread per process extends every Redis lock this process holds, every ttl/3."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[str, int, float]] = {}
+        self._guard = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, redis_key: str, token: str, ttl: int) -> None:
+        with self._guard:
+            self._held[redis_key] = (token, ttl, time.monotonic() + ttl / 3)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="pm-lock-renewer", daemon=True)
+                self._thread.start()
+
+    def drop(self, redis_key: str) -> None:
+        with self._guard:
+            self._held.pop(redis_key, None)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(0.5)
+            now = time.monotonic()
+            with self._guard:
+                due = [(k, t, ttl) for k, (t, ttl, at) in self._held.items() if at <= now]
+            for redis_key, token, ttl in due:
+                try:
+                    still_ours = call(lambda r: r.eval(_EXTEND, 1, redis_key, token, ttl * 1000))
+                except RedisUnavailable:
+                    continue  # keep trying; the database state machine still guards the work
+                with self._guard:
+                    if redis_key in self._held:
+                        self._held[redis_key] = (token, ttl, now + ttl / 3)
+                if not still_ours:
+                    log.warning("lock_lost", key=redis_key)
+                    self.drop(redis_key)
+
+
+_renewer = _Renewer()
 
 
 def _redis_release(redis_key: str, token: str) -> None:

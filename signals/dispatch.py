@@ -13,20 +13,33 @@ import structlog
 from django.db import close_old_connections, connection
 
 from recovery import metrics
-from recovery.redis_client import breaker, redis_available
+from recovery.redis_client import RedisUnavailable, breaker, call, key
 
 log = structlog.get_logger(__name__)
 _inline = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pm-inline")
+QUEUED_TTL = 30  # seconds
 
 
 def enqueue_execution(instrument: str) -> None:
+    """Make sure an executor will look at ``instrument`` after this moment.
+
+    Tasks are coalesced: ``pm:queued:<instrument>`` marks a task that is published but not started
+    (the task clears it before it claims anything), so a burst of signals costs one task, not one
+    each.  The mark expires, and the sweeper re-kicks accepted signals, so a lost task is harmless.
+    """
     from config.celery import app
     from signals.tasks import execute_instrument
 
     if app.conf.task_always_eager:
         run_executor(instrument)
         return
-    if redis_available():
+    try:
+        first = call(lambda r: r.set(queued_key(instrument), 1, nx=True, ex=QUEUED_TTL))
+    except RedisUnavailable:
+        first = None
+    if first is False:
+        return  # a task for this instrument is already waiting and will see the new signal
+    if first:
         try:
             execute_instrument.delay(instrument)
             return
@@ -35,6 +48,18 @@ def enqueue_execution(instrument: str) -> None:
             log.warning("enqueue_failed", instrument=instrument, error=str(exc)[:200])
     metrics.inline_executions.inc()
     _inline.submit(_run_in_thread, instrument)
+
+
+def queued_key(instrument: str) -> str:
+    return key("queued", instrument)
+
+
+def task_started(instrument: str) -> None:
+    """Called by the task before it claims: later signals must publish a new task."""
+    try:
+        call(lambda r: r.delete(queued_key(instrument)))
+    except RedisUnavailable:
+        pass
 
 
 def run_executor(instrument: str) -> int:

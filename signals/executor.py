@@ -76,7 +76,7 @@ def _decide(claimed: SignalLog, me: str) -> Decision | None:
     decision = decide(signal)
     if decision.terminal:
         signal_finish(signal_id=signal.pk, status=decision.status, reason=decision.reason, result=decision.result,
-                      instance=me)
+                      instance=me, received_at=signal.received_at)
     return decision
 
 

@@ -82,23 +82,23 @@ def signal_ingest(*, signal: ValidatedSignal, received_at: datetime | None = Non
         if _count_duplicate(fingerprint=signal.fingerprint, signal_id=cached_id) is not None:
             dedup.count_hit(layer)
             return IngestResult(DUPLICATE, cached_id, signal.fingerprint, layer)
-    with transaction.atomic():
-        signal_id = _insert_or_nothing(signal, received_at)
-        if signal_id is None:
-            first_id = _count_duplicate(fingerprint=signal.fingerprint)
-        else:
-            transaction.on_commit(lambda: _after_accept(signal.instrument, signal.fingerprint, signal_id))
+    # One statement in autocommit: committed when it returns, or not at all.
+    signal_id = _insert_or_nothing(signal, received_at)
     if signal_id is None:
+        first_id = _count_duplicate(fingerprint=signal.fingerprint)
         dedup.remember(signal.fingerprint, first_id)
         dedup.count_hit("database")
         return IngestResult(DUPLICATE, first_id, signal.fingerprint)
+    # Only once the row is committed (at once in autocommit): fill the caches and hand the
+    # instrument to the executor.  A crash in between leaves an accepted signal the sweeper picks up.
+    transaction.on_commit(lambda: _after_accept(signal.instrument, signal.fingerprint, signal_id))
     return IngestResult(ACCEPTED, signal_id, signal.fingerprint)
 
 
 def _after_accept(instrument: str, fingerprint: str, signal_id: int) -> None:
-    dedup.remember(fingerprint, signal_id)
     from signals.dispatch import enqueue_execution
 
+    dedup.remember(fingerprint, signal_id)
     enqueue_execution(instrument)
 
 
@@ -138,7 +138,7 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
 
 
 def signal_finish(*, signal_id: int, status: str, reason: str = "", result: dict | None = None,
-                  instance: str = "") -> bool:
+                  instance: str = "", received_at: datetime | None = None) -> bool:
     """Record a terminal outcome for a signal we are processing (idempotent; counts it once)."""
     from recovery import metrics
 
@@ -149,7 +149,8 @@ def signal_finish(*, signal_id: int, status: str, reason: str = "", result: dict
     )
     if updated:
         statistics_bump(signals_received=1, **{_OUTCOME_COUNTER[status]: 1})
-        received_at = SignalLog.objects.values_list("received_at", flat=True).get(pk=signal_id)
+        if received_at is None:
+            received_at = SignalLog.objects.values_list("received_at", flat=True).get(pk=signal_id)
         metrics.signal_to_executed.observe((now - received_at).total_seconds())
         metrics.signals_by_status.labels(status=status).inc()
         log.info("signal_finished", signal_id=signal_id, status=status, reason=reason)

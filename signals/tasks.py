@@ -17,8 +17,10 @@ log = structlog.get_logger(__name__)
 def execute_instrument(instrument: str) -> int:
     """Database trouble is retried with backoff (1 s, 2 s, 4 s … capped at 60 s); every step of the
     executor is safe to repeat.  Other failures are logged and left to the sweeper."""
+    from signals.dispatch import task_started
     from signals.executor import instrument_execute
 
+    task_started(instrument)
     try:
         return instrument_execute(instrument=instrument)
     except (OperationalError, InterfaceError):
