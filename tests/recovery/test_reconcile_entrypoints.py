@@ -55,6 +55,15 @@ def test_command_exit_1_with_json_report_on_discrepancies(paper):
     assert report["other_symbols"] == [{"symbol": "RELIANCE", "exchange": "NSE", "broker": 3}]
 
 
+def test_command_table_lists_every_symbol_with_both_quantities(paper):
+    fill(paper, {**CONSISTENT_BOOK, ("SILVERM27FEB26FUT", "MCX"): 2})
+    code, out = reconcile_command()
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("GOLDM", "SILVERM"))}
+    assert code == 1
+    assert lines["SILVERM27FEB26FUT"] == ["SILVERM27FEB26FUT", "MCX", "SILVER_MINI", "0", "2", "missing"]
+    assert lines[GOLD][:6] == [GOLD, "MCX", "GOLD_MINI", "7", "7", "matched"]
+
+
 def test_command_exit_2_when_the_broker_cannot_be_read(paper):
     with mock.patch.object(type(paper.broker), "positions", side_effect=BrokerUnavailable("session expired")):
         code, out = reconcile_command()

@@ -30,8 +30,12 @@ def command_actor() -> str:
 
 
 def _table(rows: list[dict], columns: tuple[str, ...]) -> list[str]:
-    cells = [[", ".join(f"#{p}" for p in row[c]) if c == "position_ids" else str(row.get(c, "") or "")
-              for c in columns] for row in rows]
+    def cell(row: dict, column: str) -> str:
+        if column == "position_ids":
+            return ", ".join(f"#{p}" for p in row[column])
+        return "" if row.get(column) is None else str(row[column])
+
+    cells = [[cell(row, c) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(columns)]
     numeric = {"expected", "broker"}
     render = lambda values: "  ".join(  # noqa: E731
