@@ -54,6 +54,7 @@ class Config:
     telegram_chat_id: str | None
     paper_slippage_percent: str
     paper_option_time_value: str
+    signal_claim_seconds: int
 
     @property
     def embedded(self) -> bool:
@@ -208,4 +209,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         telegram_chat_id=_get(env, "TELEGRAM_CHAT_ID"),
         paper_slippage_percent=_decimal_text(env, "PAPER_SLIPPAGE_PERCENT", "0"),
         paper_option_time_value=_decimal_text(env, "PAPER_OPTION_TIME_VALUE", "150"),
+        signal_claim_seconds=_int(env, "SIGNAL_CLAIM_SECONDS", 60, minimum=2),
     )

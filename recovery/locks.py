@@ -87,6 +87,26 @@ def named_lock(namespace: str, name: str, *, ttl: int) -> Iterator[str]:
         _redis_release(redis_key, token)
 
 
+_REVOKE = """
+local value = redis.call('get', KEYS[1])
+if value and string.sub(value, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+def revoke_abandoned_lock(namespace: str, name: str, *, owner: str) -> bool:
+    """Delete a lock only if ``owner`` holds it: for a claim the database has already taken back
+    from a dead or stalled worker (its lock would otherwise block the retry for a whole TTL)."""
+    if not redis_configured() or not owner:
+        return False
+    try:
+        return bool(call(lambda r: r.eval(_REVOKE, 1, key(namespace, name), owner)))
+    except RedisUnavailable:
+        return False
+
+
 def signal_lock(fingerprint: str):
     """The per-signal lock ``pm:signal_lock:<fp>`` (30 s TTL, renewed while the work runs)."""
     return named_lock("signal_lock", fingerprint, ttl=settings.PM_SIGNAL_LOCK_TTL)

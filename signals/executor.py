@@ -11,6 +11,7 @@ from positions.broker.factory import get_broker
 from positions.services.settle import Settlement, position_drive
 from recovery.alerts import alert
 from recovery.db import atomic_with_retry
+from recovery.faults import fault_point
 from recovery.instance import instance_id
 from recovery.locks import LockBusy, instrument_lock, signal_lock
 from signals.decisions import Decision, decide
@@ -43,6 +44,7 @@ def _process(signal: SignalLog, broker: Broker, me: str) -> bool:
             decision = atomic_with_retry(lambda: _decide(signal, me), name="decide")
             if decision is None or decision.terminal:
                 return True
+            fault_point("after_intent_commit")
             settlements = [position_drive(position_id=pid, broker=broker) for pid in decision.position_ids]
             _finish(signal, decision, settlements, me)
             return True

@@ -28,6 +28,7 @@ from positions.broker import (
 from positions.models import IntentStatus, OrderIntent
 from recovery import metrics
 from recovery.alerts import alert
+from recovery.faults import fault_point
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +83,7 @@ def intent_send(*, intent: OrderIntent, broker: Broker) -> OrderIntent:
         log.warning("broker_outcome_unknown", client_order_id=intent.client_order_id, error=str(exc))
         _transition(intent, source=(IntentStatus.SENT,), status=IntentStatus.UNKNOWN, error=str(exc)[:500])
         return intent_resolve(intent=intent, broker=broker)
+    fault_point("after_broker_accept")
     _transition(intent, source=(IntentStatus.SENT, IntentStatus.UNKNOWN), status=IntentStatus.ACCEPTED,
                 broker_order_id=order_id, accepted_at=timezone.now())
     return intent_confirm(intent=intent, broker=broker)

@@ -17,6 +17,7 @@ from positions.models.intent import UNRESOLVED_INTENT_STATUSES
 from positions.services import booking
 from positions.services.orders import intent_resolve, intent_send
 from positions.services.planning import reversal_plan
+from recovery.faults import fault_point
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +104,7 @@ def _drive_entry(position: Position, broker: Broker, now) -> Settlement:
     batch = current_batch(position, IntentPurpose.ENTRY)
     _advance(batch, broker, now)
     if all(i.status == IntentStatus.FILLED for i in batch):
+        fault_point("before_booking")
         booking.entry_book(position_id=position.pk)
         return Settlement(position.pk, OPENED, detail=_detail(batch))
     if any(i.status in UNRESOLVED_INTENT_STATUSES for i in batch):
@@ -129,6 +131,7 @@ def _drive_exit(position: Position, broker: Broker, now) -> Settlement:
     _advance(batch, broker, now)
     detail = _detail(batch)
     if batch and all(i.status == IntentStatus.FILLED for i in batch):
+        fault_point("before_booking")
         booking.exit_book(position_id=position.pk)
         return Settlement(position.pk, CLOSED, detail=detail)
     if any(i.status in UNRESOLVED_INTENT_STATUSES for i in batch):

@@ -23,7 +23,7 @@ from positions.broker.factory import get_broker
 from positions.models import IntentStatus, OrderIntent, Position, PositionStatus
 from positions.services.settle import position_drive, settlement_of
 from recovery.instance import instance_id
-from recovery.locks import instrument_lock
+from recovery.locks import instrument_lock, revoke_abandoned_lock
 from signals.models import SignalLog, SignalStatus
 from signals.services import signal_settle
 
@@ -34,10 +34,11 @@ def sweep(*, broker: Broker | None = None, now: datetime | None = None, kick: bo
     broker = broker or get_broker()
     now = now or timezone.now()
     report = {"released": [], "settled": [], "kicked": []}
-    for signal_id, code in SignalLog.objects.filter(
+    for signal_id, code, fingerprint, owner in SignalLog.objects.filter(
         status=SignalStatus.PROCESSING, claim_expires_at__lt=now
-    ).values_list("pk", "instrument_id"):
+    ).values_list("pk", "instrument_id", "fingerprint", "processed_by"):
         if _release_if_unsent(signal_id=signal_id, instrument=code, now=now):
+            revoke_abandoned_lock("signal_lock", fingerprint, owner=owner)
             report["released"].append(signal_id)
     report["settled"] = complete_incomplete_positions(broker=broker, now=now)
     if kick:

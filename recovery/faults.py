@@ -1,0 +1,15 @@
+"""Named crash points for chaos tests: ``fault_point("after_intent_commit")`` kills this process
+with SIGKILL when the environment says ``PM_FAULT_KILL_AT=after_intent_commit``; otherwise it does
+nothing.  Points: after_intent_commit, after_broker_accept, before_booking."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_TARGET = os.environ.get("PM_FAULT_KILL_AT", "")
+
+
+def fault_point(name: str) -> None:
+    if _TARGET and _TARGET == name:
+        os.kill(os.getpid(), signal.SIGKILL)
