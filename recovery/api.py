@@ -11,14 +11,17 @@ from recovery.models import ReconciliationOutcome, RunTrigger
 from recovery.services.reconcile import reconciliation_run
 
 
-class ReconciliationItemSerializer(serializers.Serializer):
+class InFlightSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     exchange = serializers.CharField()
     instrument = serializers.CharField(allow_null=True)
     expected = serializers.IntegerField()
     broker = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=["matched", "orphaned", "missing", "mismatch"])
     position_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class ReconciliationItemSerializer(InFlightSerializer):
+    kind = serializers.ChoiceField(choices=["matched", "orphaned", "missing", "mismatch"])
 
 
 class OtherSymbolSerializer(serializers.Serializer):
@@ -33,9 +36,9 @@ class ReconciliationReportSerializer(serializers.Serializer):
     run_id = serializers.IntegerField(allow_null=True)
     started_at = serializers.DateTimeField()
     outcome = serializers.ChoiceField(choices=ReconciliationOutcome.values)
-    items = ReconciliationItemSerializer(many=True)
-    other_symbols = OtherSymbolSerializer(many=True)
-    in_flight = ReconciliationItemSerializer(many=True, help_text="Symbols with orders in flight, not compared")
+    items = ReconciliationItemSerializer(many=True, help_text="Every symbol compared, matched ones included")
+    other_symbols = OtherSymbolSerializer(many=True, help_text="Broker rows of contracts we do not trade")
+    in_flight = InFlightSerializer(many=True, help_text="Symbols with orders or bookings in flight, not compared")
     error = serializers.CharField(required=False, help_text="Only when the broker could not be read")
 
 

@@ -19,6 +19,9 @@ Discrepancy upkeep (the database allows one *open* discrepancy per symbol):
   acknowledged discrepancy resolved automatically, audited as ``system`` with the run that saw it.
 
 ``dry_run`` reads and compares only: no run row, no discrepancy change, no alert.
+
+The report's ``items`` list every symbol compared, matched ones included (ops see the whole book and
+the position ids behind each contract); ``in_flight`` lists the symbols left for the next run.
 """
 
 from __future__ import annotations

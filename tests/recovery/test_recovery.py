@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from unittest import mock
 
@@ -31,7 +31,7 @@ class Crash(BaseException):
     pass
 
 
-def later() -> timezone.datetime:
+def later() -> datetime:
     """After every claim taken during the test has expired (the crashed worker is long gone)."""
     return timezone.now() + timedelta(seconds=120)
 

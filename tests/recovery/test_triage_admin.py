@@ -16,7 +16,6 @@ from positions.broker.factory import set_broker_override
 from positions.models import PaperOrder, Position, PyramidingState
 from recovery.models import Discrepancy, OpsAuditLog
 from recovery.services.reconcile import reconciliation_run
-from tests.factories import make_position
 from tests.recovery.helpers import CE, CONSISTENT_BOOK, GOLD, PE, PaperBook, fill, shared_contracts
 
 pytestmark = pytest.mark.django_db
