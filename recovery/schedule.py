@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 
-from django.db import transaction
+from django.db import connection, transaction
+
+from config.dbutils import lock_key
 
 PREFIX = "pm:"
 
@@ -17,11 +19,17 @@ def periodic_tasks_sync() -> list[str]:
 
     from recovery.jobs import JOBS
 
+    # Every beat syncs at start-up, often at the same moment; the beat tables have no unique key on
+    # a schedule, so serialize the writers instead of letting two of them create the same row.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key("beat", "schedule")])
     names = []
     for job_name, job in JOBS.items():
         if not job.scheduled:
             continue
-        every, _ = IntervalSchedule.objects.get_or_create(every=job.interval, period=IntervalSchedule.SECONDS)
+        every = (IntervalSchedule.objects.filter(every=job.interval, period=IntervalSchedule.SECONDS).order_by("id")
+                 .first() or IntervalSchedule.objects.create(every=job.interval, period=IntervalSchedule.SECONDS))
         name = f"{PREFIX}{job_name}"
         PeriodicTask.objects.update_or_create(
             name=name,

@@ -92,3 +92,31 @@ def portfolio_live():
     from tests.conftest import seed_instruments
 
     seed_instruments()
+
+
+def test_beats_starting_together_write_the_schedule_once():
+    """Regression: two beats syncing at once created duplicate intervals and one crashed."""
+    import threading
+
+    from django.db import connection
+    from django_celery_beat.models import IntervalSchedule
+
+    IntervalSchedule.objects.create(every=30, period=IntervalSchedule.SECONDS)  # an older race's leftover
+    IntervalSchedule.objects.create(every=30, period=IntervalSchedule.SECONDS)
+    errors = []
+
+    def sync():
+        try:
+            periodic_tasks_sync()
+        except Exception as exc:  # pragma: no cover - the failure this test guards against
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sync) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert IntervalSchedule.objects.filter(every=10).count() == 1
