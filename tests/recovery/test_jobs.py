@@ -34,7 +34,7 @@ def test_period_key_rounds_to_the_nearest_interval():
 
 
 def test_each_period_runs_once_and_duplicates_are_counted(leader):
-    now = time.time()
+    now = float(int(time.time()))  # on a whole second, so now and now + 0.2 round to one period
     assert job_run(name="leader_probe", epoch=leader.epoch, scheduled_at=now)["ran"] == "leader_probe"
     assert job_run(name="leader_probe", epoch=leader.epoch, scheduled_at=now + 0.2)["skipped"]
     assert job_run(name="leader_probe", epoch=leader.epoch, scheduled_at=now + 1)["ran"] == "leader_probe"
