@@ -98,24 +98,46 @@ def test_pyramid_is_evaluated_after_its_base_whatever_the_arrival_order(live_por
     assert list(Position.objects.order_by("layer").values_list("layer", "status")) == [(1, "open"), (2, "open")]
 
 
-@pytest.mark.parametrize("exit_first", [True, False])
-def test_tradingview_exit_and_stop_hit_at_once_sell_exactly_once(live_portfolio, webhook, exit_first):
-    webhook.entry(minute=0, price=72000, stop=71500, atr=500)  # initial stop 71500
+def _exit_and_stop_bar(webhook, *, exit_first: bool):
     exit_signal = lambda: _hook(webhook).exit(position="Long_1", minute=5 if exit_first else 6, price=71000)  # noqa
     stop_bar = lambda: _hook(webhook).bar(minute=6 if exit_first else 5, price=71000)  # noqa: E731
-    _run_concurrently([exit_signal, stop_bar])
+    return [exit_signal, stop_bar]
+
+
+def _assert_sold_once(winner: str | None = None) -> str:
     sells = PaperOrder.objects.filter(action="SELL")
     assert sells.count() == 1 and sells.get().quantity == 9
     position = Position.objects.get()
     assert position.status == "closed"
-    assert position.exit_reason == ("SuperTrend" if exit_first else "PM_STOP_HIT")
     outcomes = dict(SignalLog.objects.exclude(signal_type="BASE_ENTRY").values_list("signal_type", "reason"))
-    if exit_first:
+    if position.exit_reason == "SuperTrend":  # the TradingView EXIT sold; the bar found nothing open
         assert outcomes == {"EXIT": "", "MARKET_DATA": ""}
-        bar = SignalLog.objects.get(signal_type="MARKET_DATA")
-        assert bar.status == "executed" and bar.result["exits_triggered"] == []
-    else:
+        assert SignalLog.objects.get(signal_type="MARKET_DATA").result["exits_triggered"] == []
+    else:  # the stop sold; the EXIT found the position no longer open
+        assert position.exit_reason == "PM_STOP_HIT"
         assert outcomes == {"MARKET_DATA": "", "EXIT": "position_not_open"}
+    if winner:
+        assert position.exit_reason == winner
+    return position.exit_reason
+
+
+def test_tradingview_exit_and_stop_hit_racing_sell_exactly_once(live_portfolio, webhook):
+    webhook.entry(minute=0, price=72000, stop=71500, atr=500)  # initial stop 71500
+    _run_concurrently(_exit_and_stop_bar(webhook, exit_first=True))
+    _assert_sold_once()
+
+
+@pytest.mark.parametrize("exit_first", [True, False])
+def test_queued_exit_and_stop_hit_follow_signal_time(live_portfolio, webhook, exit_first):
+    webhook.entry(minute=0, price=72000, stop=71500, atr=500)
+    with InstrumentHeld("GOLD_MINI"):
+        runner = threading.Thread(target=_run_concurrently, args=(_exit_and_stop_bar(webhook, exit_first=exit_first),))
+        runner.start()
+        wait = time.monotonic() + 10
+        while SignalLog.objects.count() < 3 and time.monotonic() < wait:
+            time.sleep(0.02)
+    runner.join(timeout=60)
+    _assert_sold_once(winner="SuperTrend" if exit_first else "PM_STOP_HIT")
 
 
 def test_entries_on_two_instruments_at_once_respect_the_shared_margin(live_portfolio, webhook):
