@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from portfolio.api import PortfolioApi, TradingPauseApi, TradingResumeApi
 from positions.api import PositionListApi
+from recovery.api import ReconcileApi
 from recovery.views import health, metrics_view, ready
 from signals.api import SignalDetailApi, SignalListApi
 from signals.views import webhook
@@ -18,7 +19,7 @@ urlpatterns = [
     path("api/trading/pause", TradingPauseApi.as_view(), name="trading-pause"),
     path("api/trading/resume", TradingResumeApi.as_view(), name="trading-resume"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/reconcile/", __import__("recovery.api", fromlist=["ReconcileApi"]).ReconcileApi.as_view(), name="reconcile"),
+    path("api/reconcile/", ReconcileApi.as_view(), name="reconcile"),
     path("health", health, name="health"),
     path("ready", ready, name="ready"),
     path("metrics", metrics_view, name="metrics"),

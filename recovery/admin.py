@@ -52,9 +52,25 @@ def _position_links(ids) -> str:
 
 @admin.register(InstanceMetadata)
 class InstanceMetadataAdmin(ReadOnlyAdmin):
-    list_display = ("instance_id", "role", "hostname", "pid", "port", "status", "started_at", "last_heartbeat")
+    list_display = ("instance_id", "role", "hostname", "pid", "port", "status", "leader_since", "started_at",
+                    "last_heartbeat")
     list_filter = ("role", "status")
     search_fields = ("instance_id", "hostname")
+
+    def changelist_view(self, request, extra_context=None):
+        from recovery.leader import current_leader
+
+        self._leader = current_leader()
+        self._lease = LeaderLease.objects.filter(name="default").first()
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Leader since")
+    def leader_since(self, obj):
+        """Blank unless this instance holds the lease now (Redis, or the database record without it)."""
+        if obj.instance_id != getattr(self, "_leader", None):
+            return ""
+        lease = getattr(self, "_lease", None)
+        return f"leader (epoch {lease.epoch}) since {lease.acquired_at:%Y-%m-%d %H:%M:%S}" if lease else "leader"
 
 
 @admin.register(LeaderLease)

@@ -60,3 +60,18 @@ def test_metrics_expose_the_named_series(client, portfolio, webhook):
                  "pm_leader_changes_total", "pm_open_discrepancies", "pm_signals"):
         assert name in text, name
     assert 'pm_webhook_requests_total{outcome="accepted"}' in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_instance_list_shows_who_leads_and_since_when(admin_client):
+    from recovery.leader import Lease
+    from recovery.services.instances import instance_register
+
+    instance_register(role="beat")
+    lease = Lease()
+    assert lease.ensure()
+    try:
+        page = admin_client.get("/admin/recovery/instancemetadata/").content.decode()
+        assert f"leader (epoch {lease.epoch}) since" in page
+    finally:
+        lease.release()
