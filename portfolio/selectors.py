@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from portfolio.equity import blended_equity, free_margin, position_risk, position_vol
 from portfolio.models import Holiday, Instrument, PortfolioState
-from portfolio.params import InstrumentParams, PortfolioParams
+from portfolio.params import InstrumentParams
 from positions.calendars import TradingCalendar
 from positions.pnl import unrealized_pnl
 
@@ -35,17 +35,6 @@ def instrument_params(instrument: Instrument) -> InstrumentParams:
         contract_months=instrument.contract_month_numbers,
         entry_roll_trading_days=instrument.entry_roll_trading_days,
         rollover_days=instrument.rollover_days,
-    )
-
-
-def portfolio_params(state: PortfolioState) -> PortfolioParams:
-    return PortfolioParams(
-        max_risk_percent=state.max_risk_percent,
-        max_vol_percent=state.max_vol_percent,
-        pyramid_max_risk_percent=state.pyramid_max_risk_percent,
-        pyramid_max_vol_percent=state.pyramid_max_vol_percent,
-        margin_limit_percent=state.margin_limit_percent,
-        unrealized_weight=state.unrealized_weight,
     )
 
 

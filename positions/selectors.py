@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from positions.models import LIVE_STATUSES, IntentStatus, OrderIntent, Position, PositionStatus, PyramidingState
+from positions.models import LIVE_STATUSES, OrderIntent, Position, PositionStatus, PyramidingState
 from positions.models.intent import UNRESOLVED_INTENT_STATUSES
 from positions.pnl import unrealized_pnl
 
@@ -60,31 +60,3 @@ def has_unresolved_intents(*, instrument: str) -> bool:
     return OrderIntent.objects.filter(
         position__instrument_id=instrument, status__in=UNRESOLVED_INTENT_STATUSES
     ).exists()
-
-
-def intents_of(*, position_id: int, purposes: tuple[str, ...] | None = None) -> list[OrderIntent]:
-    qs = OrderIntent.objects.filter(position_id=position_id)
-    if purposes:
-        qs = qs.filter(purpose__in=purposes)
-    return list(qs.order_by("sequence", "id"))
-
-
-def unresolved_intents(*, instrument: str | None = None) -> list[OrderIntent]:
-    qs = OrderIntent.objects.filter(status__in=UNRESOLVED_INTENT_STATUSES)
-    if instrument:
-        qs = qs.filter(position__instrument_id=instrument)
-    return list(qs.select_related("position").order_by("position_id", "sequence", "id"))
-
-
-__all__ = [
-    "IntentStatus",
-    "has_unresolved_intents",
-    "instrument_open_pnl",
-    "intents_of",
-    "live_position",
-    "open_base",
-    "open_positions",
-    "pyramiding_state",
-    "pyramids_since",
-    "unresolved_intents",
-]

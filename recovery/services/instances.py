@@ -65,7 +65,3 @@ def instances_reap(*, dead_after: int | None = None) -> list[str]:
     if ids:
         InstanceMetadata.objects.filter(instance_id__in=ids, status__in=LIVE).update(status=InstanceStatus.CRASHED)
     return ids
-
-
-def live_instance_ids() -> set[str]:
-    return set(InstanceMetadata.objects.filter(status__in=LIVE).values_list("instance_id", flat=True))
