@@ -6,13 +6,15 @@
 * On becoming leader it first runs startup recovery (when available), then emits.
 * Each emission carries the fencing token and its scheduled time; the job guard refuses a stale
   token and runs each period once (recovery/jobs.py).
-* If the broker cannot take a task (Redis down), the leader runs the job itself on a thread.
+* The sweeper and instance reaping run in the beat process itself, so stuck work is found even
+  when no worker is alive; other jobs go to the workers, or run here when the broker cannot take them.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 from django.db import close_old_connections, connection
@@ -64,6 +66,11 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
             return None  # our deadline passed between the check and this emission: do not act
         task_kwargs = {**(entry.kwargs or {}), "fencing_epoch": self.lease.epoch, "scheduled_at": time.time()}
         entry.kwargs = task_kwargs  # this emission only: the next entry is rebuilt from the database row
+        if _runs_in_beat(task_kwargs):
+            if advance:
+                entry = self.reserve(entry)
+            _local_jobs.submit(_run_locally, entry.task, task_kwargs)
+            return None
         if redis_available():
             try:
                 return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
@@ -72,7 +79,7 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
         elif advance:
             entry = self.reserve(entry)
         # The broker is unreachable: run the job here rather than not at all.
-        threading.Thread(target=_run_locally, args=(entry.task, task_kwargs), daemon=True).start()
+        _local_jobs.submit(_run_locally, entry.task, task_kwargs)
         return None
 
     def close(self):
@@ -80,6 +87,16 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
             super().close()
         finally:
             self.lease.release()
+
+
+_local_jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pm-beat-job")
+
+
+def _runs_in_beat(kwargs: dict) -> bool:
+    from recovery.jobs import JOBS
+
+    job = JOBS.get(kwargs.get("job", ""))
+    return bool(job and job.in_beat)
 
 
 def _run_startup_recovery() -> None:

@@ -35,6 +35,7 @@ class Job:
     run: Callable[[], object]
     in_fenced_transaction: bool
     scheduled: bool = True  # part of the default beat schedule
+    in_beat: bool = False  # run by the leader's beat process itself: it must not depend on any worker
 
 
 def _sweep():
@@ -76,8 +77,8 @@ def _reconcile():
 
 
 JOBS: dict[str, Job] = {
-    "sweep_stuck_signals": Job(30, _sweep, in_fenced_transaction=False),
-    "reap_instances": Job(10, _reap, in_fenced_transaction=True),
+    "sweep_stuck_signals": Job(30, _sweep, in_fenced_transaction=False, in_beat=True),
+    "reap_instances": Job(10, _reap, in_fenced_transaction=True, in_beat=True),
     "cleanup_orphaned_locks": Job(60, _orphaned_locks, in_fenced_transaction=False),
     "aggregate_statistics": Job(300, _statistics, in_fenced_transaction=True),
     "cleanup_signal_log": Job(86400, _signal_cleanup, in_fenced_transaction=True),

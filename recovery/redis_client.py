@@ -12,6 +12,8 @@ import threading
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from django.conf import settings
 
 RETRY_AFTER = 2.0
@@ -56,7 +58,10 @@ def get_redis() -> redis.Redis:
     client = _clients.get(cache_key)
     if client is None:
         client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=10
+            settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=10,
+            # A pooled connection that died with a Redis restart fails once; retry at once on a fresh one
+            # instead of declaring Redis down.  (A Redis that is really down refuses the retry too.)
+            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.ConnectionError],
         )
         _clients[cache_key] = client
     return client

@@ -6,12 +6,13 @@
    that wakes up later finds its intents cancelled and can no longer send them.
 2. Positions in ``opening``/``closing`` whose orders did leave are driven to a settled state by
    resolving their intents against the broker (never by resending), and their signals settled.
-3. Instruments with accepted signals are handed to the executor again.
+3. Instruments with accepted signals are handed to the executor again; signals that have waited
+   too long (no worker took them) are executed by the sweeper's own process.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from django.db import transaction
@@ -42,7 +43,7 @@ def sweep(*, broker: Broker | None = None, now: datetime | None = None, kick: bo
             report["released"].append(signal_id)
     report["settled"] = complete_incomplete_positions(broker=broker, now=now)
     if kick:
-        report["kicked"] = kick_accepted()
+        report["kicked"] = kick_accepted(now=now)
     if report["released"] or report["settled"]:
         log.warning("sweeper_repaired_work", **report)
     return report
@@ -112,12 +113,23 @@ def _settle_signal(signal_id: int) -> None:
                       settlements=settlements, instance=instance_id())
 
 
-def kick_accepted() -> list[str]:
-    from signals.dispatch import enqueue_execution
+OVERDUE_SECONDS = 15  # an accepted signal still waiting this long was not picked up by any worker
 
-    instruments = sorted(set(
-        SignalLog.objects.filter(status=SignalStatus.ACCEPTED).values_list("instrument_id", flat=True)
-    ))
+
+def kick_accepted(*, now: datetime | None = None) -> list[str]:
+    """Hand instruments with accepted signals to the executor.  Those that have waited longer than
+    OVERDUE_SECONDS run here and now: the normal path (a worker) evidently did not take them."""
+    from signals.dispatch import enqueue_execution, run_executor
+
+    now = now or timezone.now()
+    waiting = SignalLog.objects.filter(status=SignalStatus.ACCEPTED)
+    overdue = set(waiting.filter(received_at__lt=now - timedelta(seconds=OVERDUE_SECONDS))
+                  .values_list("instrument_id", flat=True))
+    instruments = sorted(set(waiting.values_list("instrument_id", flat=True)))
     for code in instruments:
-        enqueue_execution(code)
+        if code in overdue:
+            log.warning("executing_overdue_signals", instrument=code, overdue_after=OVERDUE_SECONDS)
+            run_executor(code)
+        else:
+            enqueue_execution(code)
     return instruments

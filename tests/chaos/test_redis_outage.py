@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
 import time
 from datetime import timedelta
 
@@ -85,6 +86,7 @@ def test_signals_execute_exactly_once_through_a_redis_outage(cluster):
         health = _health(cluster, web)
         assert health.status_code == 200 and health.json()["checks"]["redis"]["status"] == "down"
     cluster.redis.start()  # ---- Redis back, empty ----
+    lock_events = KeyEvents(cluster.redis.port, "pm:signal_lock:*")
     time.sleep(2.5)  # the circuit breaker probes Redis again after 2 s
     stream.exit_all("BANK_NIFTY", 52400)
     stream.bars(12)
@@ -109,3 +111,25 @@ def test_signals_execute_exactly_once_through_a_redis_outage(cluster):
     wait_until(lambda: client.keys("pm:heartbeat:*"), timeout=10, what="heartbeats in Redis")
     wait_until(lambda: client.exists("pm:leader"), timeout=10, what="the lease back in Redis")
     assert _health(cluster, "web1").json()["checks"]["redis"]["status"] == "ok"
+    # ... and signal locks are taken (SET) and released (DEL) in Redis again.
+    assert {"set", "del"} <= {event for _, event in lock_events.events}, lock_events.events[:5]
+
+
+class KeyEvents:
+    """Records (key, event) for every change to keys matching ``pattern`` (Redis keyspace events)."""
+
+    def __init__(self, port: int, pattern: str) -> None:
+        self.client = redis.Redis(port=port)  # kept on the object: the subscription lives with it
+        self.client.config_set("notify-keyspace-events", "K$g")
+        self.pubsub = self.client.pubsub()
+        self.pubsub.psubscribe(f"__keyspace@0__:{pattern}")
+        self.events: list[tuple[str, str]] = []
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        try:
+            for message in self.pubsub.listen():
+                if message["type"] == "pmessage":
+                    self.events.append((message["channel"].decode().split(":", 1)[1], message["data"].decode()))
+        except (redis.ConnectionError, ValueError):
+            pass  # the server went away at the end of the test
