@@ -138,9 +138,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # one, briefly.  (When Redis is really down, the caller's circuit breaker avoids the attempt.)
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
-# On broker connection loss, cancel running acks-late tasks (they are redelivered) rather than
-# leaving unacknowledged messages for kombu to restore over a dead connection.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
