@@ -25,7 +25,7 @@ from config.dbutils import lock_key
 from recovery import metrics
 from recovery.instance import instance_id
 from recovery.models import LeaderLease
-from recovery.redis_client import RedisUnavailable, call, key, redis_configured
+from recovery.redis_client import RedisUnavailable, call, key, redis_available, redis_configured
 
 log = structlog.get_logger(__name__)
 
@@ -138,7 +138,7 @@ class Lease:
                 return False  # the session (and with it the advisory lock) is gone
             if current != self.epoch:
                 return False
-            if self._redis_back():
+            if redis_available():
                 return self._move_to_redis()
         self.deadline = started + self.ttl - SAFETY_MARGIN
         return True
@@ -195,14 +195,6 @@ class Lease:
             host=db["HOST"], port=db.get("PORT") or 5432, user=db["USER"], password=db["PASSWORD"],
             dbname=db["NAME"], autocommit=True, connect_timeout=2, application_name="pm-leader",
         )
-
-    def _redis_back(self) -> bool:
-        if not redis_configured():
-            return False
-        try:
-            return bool(call(lambda r: r.ping()))
-        except RedisUnavailable:
-            return False
 
     def _move_to_redis(self) -> bool:
         """Redis is back: take the Redis lease (a fresh, higher token), then drop the fallback lock."""
