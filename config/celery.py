@@ -28,14 +28,14 @@ def _use_django_logging(**_kwargs) -> None:
 
 @worker_ready.connect
 def _worker_started(**_kwargs) -> None:
-    from recovery.runtime import runtime
+    from core.runtime import runtime
 
     runtime.start(role="worker")
 
 
 @worker_shutdown.connect
 def _worker_stopped(**_kwargs) -> None:
-    from recovery.runtime import runtime
+    from core.runtime import runtime
 
     runtime.stop()
 
@@ -44,7 +44,7 @@ def _worker_stopped(**_kwargs) -> None:
 def _beat_started(**_kwargs) -> None:
     import atexit
 
-    from recovery.runtime import runtime
+    from core.runtime import runtime
 
     runtime.start(role="beat")
     atexit.register(runtime.stop)

@@ -6,6 +6,7 @@ import shutil
 import signal
 import tempfile
 
+
 def _structured_logging(log_format: str) -> dict:
     from config.logging import build_logging
 
@@ -44,7 +45,7 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    from recovery.runtime import runtime
+    from core.runtime import runtime
 
     port = int(bind.rsplit(":", 1)[1]) if ":" in bind else None
     runtime.start(role="web", port=port)
@@ -59,7 +60,7 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
-    from recovery.runtime import runtime
+    from core.runtime import runtime
 
     runtime.stop()
 

@@ -13,13 +13,14 @@ accesslog = "-"
 
 
 def post_worker_init(worker):
-    from recovery.runtime import runtime, start_embedded_jobs
+    from core.runtime import runtime
+    from recovery.jobs import start_embedded_jobs
 
     runtime.start(role="web", port=int(worker.cfg.bind[0].rsplit(":", 1)[1]))
     start_embedded_jobs()
 
 
 def worker_exit(server, worker):
-    from recovery.runtime import runtime
+    from core.runtime import runtime
 
     runtime.stop()

@@ -6,10 +6,11 @@ import logging
 
 import structlog
 
+
 def _add_instance_id(_logger, _method, event: dict) -> dict:
     """Every line names the process that wrote it (instance ids are per process start)."""
     try:
-        from recovery.instance import instance_id
+        from core.instance import instance_id
 
         event.setdefault("instance_id", instance_id())
     except Exception:  # settings not ready yet (very early start-up)

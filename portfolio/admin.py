@@ -13,21 +13,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.admin import ReadOnlyAdmin
 from portfolio.models import CapitalTransaction, Holiday, Instrument, PortfolioState, TradingStatistics
 from portfolio.services import PortfolioNotInitialised, capital_deposit, capital_withdraw, trading_pause, trading_resume
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For rows that only services may write."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Instrument)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q
 
-from config.dbutils import choices_constraint
+from core.dbutils import choices_constraint
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 PRICE = {"max_digits": 14, "decimal_places": 4}

@@ -144,7 +144,7 @@ def trading_resume(*, actor: str) -> PortfolioState:
 
 
 def _audit(*, actor: str, action: str, note: str = "") -> None:
-    from recovery.services.audit import audit_record
+    from core.services import audit_record
 
     audit_record(actor=actor, action=action, target_type="portfolio", target_id="1", note=note)
 

@@ -1,4 +1,4 @@
-"""Back office for coordination, recovery runs, reconciliation, discrepancy triage and the audit log.
+"""Back office for recovery runs, reconciliation, discrepancy triage .
 
 Rows here are written by services only.  Discrepancy triage runs as admin actions that call the
 triage services; the repairs (close, adopt, import) and resolve go through an intermediate page
@@ -7,7 +7,6 @@ that asks for their inputs and a confirmation, and show the service's errors on 
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -19,16 +18,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from portfolio.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, pretty_json
+from core.models import OpsAuditLog
 from recovery.forms import AdoptQuantityForm, ClosePositionsForm, ImportPositionForm, NoteForm, apply_errors
 from recovery.models import (
     Discrepancy,
     DiscrepancyKind,
     DiscrepancyStatus,
-    InstanceMetadata,
-    JobRun,
-    LeaderLease,
-    OpsAuditLog,
     ReconciliationRun,
     RecoveryRun,
     RunTrigger,
@@ -41,48 +37,9 @@ ACTION_TEMPLATE = "admin/recovery/discrepancy_action.html"
 admin.site.index_template = "admin/recovery/index.html"  # the index shows open discrepancies first
 
 
-def _pretty_json(value) -> str:
-    return format_html('<pre style="white-space: pre-wrap">{}</pre>', json.dumps(value, indent=2, default=str))
-
-
 def _position_links(ids) -> str:
     return format_html_join(", ", '<a href="{}">#{}</a>',
                             ((reverse("admin:positions_position_change", args=[pid]), pid) for pid in ids)) or "—"
-
-
-@admin.register(InstanceMetadata)
-class InstanceMetadataAdmin(ReadOnlyAdmin):
-    list_display = ("instance_id", "role", "hostname", "pid", "port", "status", "leader_since", "started_at",
-                    "last_heartbeat")
-    list_filter = ("role", "status")
-    search_fields = ("instance_id", "hostname")
-
-    def changelist_view(self, request, extra_context=None):
-        from recovery.leader import current_leader
-
-        self._leader = current_leader()
-        self._lease = LeaderLease.objects.filter(name="default").first()
-        return super().changelist_view(request, extra_context)
-
-    @admin.display(description="Leader since")
-    def leader_since(self, obj):
-        """Blank unless this instance holds the lease now (Redis, or the database record without it)."""
-        if obj.instance_id != getattr(self, "_leader", None):
-            return ""
-        lease = getattr(self, "_lease", None)
-        return f"leader (epoch {lease.epoch}) since {lease.acquired_at:%Y-%m-%d %H:%M:%S}" if lease else "leader"
-
-
-@admin.register(LeaderLease)
-class LeaderLeaseAdmin(ReadOnlyAdmin):
-    list_display = ("name", "holder", "epoch", "backend", "acquired_at", "released_at")
-
-
-@admin.register(JobRun)
-class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ("job", "period", "epoch", "instance_id", "started_at", "finished_at")
-    list_filter = ("job",)
-    search_fields = ("job", "period", "instance_id")
 
 
 @admin.register(RecoveryRun)
@@ -129,7 +86,7 @@ class RecoveryRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="full report")
     def report_json(self, obj):
-        return _pretty_json(obj.report)
+        return pretty_json(obj.report)
 
 
 @admin.register(ReconciliationRun)
@@ -167,7 +124,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="raw broker positions")
     def broker_snapshot_json(self, obj):
-        return _pretty_json(obj.broker_snapshot)
+        return pretty_json(obj.broker_snapshot)
 
     def get_urls(self):
         return [path("run/", self.admin_site.admin_view(self.run_now_view), name="recovery_reconciliationrun_run"),
@@ -342,17 +299,3 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
         return self._repair(request, queryset, action="import_position", title="Import the broker position",
                             submit="Import as an open position", run=run,
                             make_form=lambda data, positions: ImportPositionForm(data))
-
-
-@admin.register(OpsAuditLog)
-class OpsAuditLogAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "actor", "action", "target_type", "target_id", "note")
-    list_filter = ("action", "target_type")
-    search_fields = ("actor", "action", "note", "target_id")
-    date_hierarchy = "created_at"
-    fields = ("created_at", "actor", "action", "target_type", "target_id", "note", "details_json")
-    readonly_fields = fields
-
-    @admin.display(description="details")
-    def details_json(self, obj):
-        return _pretty_json(obj.details)

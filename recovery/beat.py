@@ -20,8 +20,8 @@ import structlog
 from django.db import close_old_connections, connection
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from recovery.leader import Lease
-from recovery.redis_client import redis_available
+from core.leader import Lease
+from core.redis_client import redis_available
 
 log = structlog.get_logger(__name__)
 

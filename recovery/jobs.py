@@ -11,20 +11,19 @@ A run happens at most once per period and only under the current leader:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Now
+from django.db import connection
 
-from recovery.instance import instance_id
-from recovery.leader import StaleLeader, fencing_verify
-from recovery.locks import LockBusy, named_lock
-from recovery.models import JobRun
+from core.leader import StaleLeader
+from core.locks import LockBusy, named_lock
+from core.runtime import runtime
+from core.services import job_period_claim, job_period_finish
 
 log = structlog.get_logger(__name__)
 
@@ -45,13 +44,13 @@ def _sweep():
 
 
 def _reap():
-    from recovery.services.instances import instances_reap
+    from core.services import instances_reap
 
     return {"crashed": instances_reap()}
 
 
 def _orphaned_locks():
-    from recovery.locks import orphaned_locks_cleanup
+    from core.locks import orphaned_locks_cleanup
 
     return {"removed": orphaned_locks_cleanup()}
 
@@ -98,8 +97,9 @@ def job_run(*, name: str, epoch: int | None, scheduled_at: float | None = None) 
     job = JOBS[name]
     period = period_key(scheduled_at or time.time(), job.interval)
     fenced = settings.PM_MODE == "production"
+    body = job.run if job.in_fenced_transaction else None
     try:
-        run = _claim_period(name, period, epoch, fenced, job)
+        run = job_period_claim(job=name, period=period, epoch=epoch, fenced=fenced, body=body)
     except StaleLeader as exc:
         log.warning("job_refused_stale_leader", job=name, error=str(exc))
         return {"refused": "stale fencing token"}
@@ -112,32 +112,30 @@ def job_run(*, name: str, epoch: int | None, scheduled_at: float | None = None) 
             result = job.run()
     except LockBusy:
         result = {"skipped": "the previous period's run is still going"}
-    JobRun.objects.filter(pk=run.pk).update(finished_at=Now(), result=_jsonable(result))
+    job_period_finish(run_id=run.pk, result=result)
     return {"ran": name, "period": period}
 
 
-def _claim_period(name: str, period: str, epoch: int | None, fenced: bool, job: Job) -> JobRun | None:
-    """Record this delivery of the period (or count it as a duplicate) under the fencing check;
-    single-transaction jobs run right here, covered by that same check."""
-    with transaction.atomic():
-        if fenced:
-            fencing_verify(epoch=epoch)
-        run, created = JobRun.objects.get_or_create(
-            job=name, period=period, defaults={"epoch": epoch or 0, "instance_id": instance_id()}
-        )
-        if not created:
-            JobRun.objects.filter(pk=run.pk).update(duplicates=F("duplicates") + 1)
-            return None
-        if job.in_fenced_transaction:
-            JobRun.objects.filter(pk=run.pk).update(finished_at=Now(), result=_jsonable(job.run()))
-        return run
+def start_embedded_jobs() -> threading.Thread:
+    """Embedded mode has no beat: its single process is trivially the leader and runs the periodic
+    jobs itself on one thread (same job guard, without fencing)."""
+    scheduled = {name: job for name, job in JOBS.items() if job.scheduled}
+    next_run = {name: time.monotonic() + min(job.interval, 10) for name, job in scheduled.items()}
 
+    def loop() -> None:
+        while not runtime.shutting_down.wait(1.0):
+            now = time.monotonic()
+            for name, job in scheduled.items():
+                if now < next_run[name]:
+                    continue
+                next_run[name] = now + job.interval
+                try:
+                    job_run(name=name, epoch=None)
+                except Exception:
+                    log.exception("embedded_job_failed", job=name)
+                finally:
+                    connection.close()
 
-def _jsonable(result) -> dict:
-    import json
-
-    try:
-        json.dumps(result)
-        return result if isinstance(result, dict) else {"result": result}
-    except TypeError:
-        return {"result": str(result)}
+    thread = threading.Thread(target=loop, name="pm-embedded-jobs", daemon=True)
+    thread.start()
+    return thread

@@ -8,7 +8,7 @@ import json
 
 from django.db import connection, transaction
 
-from config.dbutils import lock_key
+from core.dbutils import lock_key
 
 PREFIX = "pm:"
 

@@ -11,9 +11,9 @@ from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest, multiprocess
 
-from recovery.instance import instance_id
-from recovery.redis_client import RedisUnavailable, call, redis_configured
-from recovery.runtime import runtime
+from core.instance import instance_id
+from core.redis_client import RedisUnavailable, call, redis_configured
+from core.runtime import runtime
 
 BROKER_CHECK_TTL = 5.0  # seconds a broker check is reused: health probes must not hammer the broker
 _broker_cache: dict = {}
@@ -65,7 +65,7 @@ def _broker() -> dict:
 
 
 def health(request):
-    from recovery.leader import current_leader
+    from core.leader import current_leader
 
     checks = {"database": _timed(_database), "redis": _timed(_redis), "broker": _broker()}
     healthy = checks["database"]["status"] == "ok"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from portfolio.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from signals.models import SignalLog
 
 

@@ -13,8 +13,8 @@ from collections import OrderedDict
 
 from django.conf import settings
 
-from recovery import metrics
-from recovery.redis_client import RedisUnavailable, call, key, redis_configured
+from core import metrics
+from core.redis_client import RedisUnavailable, call, key, redis_configured
 
 LOCAL_TTL_SECONDS = 600
 LOCAL_MAX_ENTRIES = 50_000

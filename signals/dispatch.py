@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import structlog
 from django.db import close_old_connections, connection
 
-from recovery import metrics
-from recovery.redis_client import RedisUnavailable, breaker, call, key
+from core import metrics
+from core.redis_client import RedisUnavailable, breaker, call, key
 
 log = structlog.get_logger(__name__)
 _inline = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pm-inline")

@@ -6,14 +6,14 @@ from __future__ import annotations
 import structlog
 from django.db.utils import DatabaseError
 
+from core.alerts import alert
+from core.db import atomic_with_retry
+from core.faults import fault_point
+from core.instance import instance_id
+from core.locks import LockBusy, instrument_lock, signal_lock
 from positions.broker import Broker
 from positions.broker.factory import get_broker
 from positions.services.settle import Settlement, position_drive
-from recovery.alerts import alert
-from recovery.db import atomic_with_retry
-from recovery.faults import fault_point
-from recovery.instance import instance_id
-from recovery.locks import LockBusy, instrument_lock, signal_lock
 from signals.decisions import Decision, decide
 from signals.models import SignalLog, SignalStatus
 from signals.services import signal_claim_next, signal_finish, signal_release, signal_settle

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from config.dbutils import choices_constraint
+from core.dbutils import choices_constraint
 
 
 class SignalType(models.TextChoices):

@@ -109,8 +109,8 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
     executor follows signal-time order whichever worker runs it.  Unresolved order intents (an
     unclear broker outcome) hold the queue until recovery resolves them.
     """
+    from core.locks import instrument_lock
     from positions.selectors import has_unresolved_intents
-    from recovery.locks import instrument_lock
 
     with transaction.atomic():
         instrument_lock(instrument)
@@ -140,7 +140,7 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
 def signal_finish(*, signal_id: int, status: str, reason: str = "", result: dict | None = None,
                   instance: str = "", received_at: datetime | None = None) -> bool:
     """Record a terminal outcome for a signal we are processing (idempotent; counts it once)."""
-    from recovery import metrics
+    from core import metrics
 
     now = timezone.now()
     updated = SignalLog.objects.filter(pk=signal_id, status=SignalStatus.PROCESSING).update(

@@ -12,7 +12,7 @@ import time
 
 from django.conf import settings
 
-from recovery.redis_client import RedisUnavailable, call, key, redis_configured
+from core.redis_client import RedisUnavailable, call, key, redis_configured
 
 _PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
             "d": 86400, "day": 86400}

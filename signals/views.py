@@ -17,8 +17,8 @@ from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from recovery import metrics
-from recovery.alerts import alert
+from core import metrics
+from core.alerts import alert
 from signals.instruments import known_instruments
 from signals.payloads import PayloadInvalid, validate_payload
 from signals.services import ACCEPTED, signal_ingest

@@ -27,8 +27,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _clean_process_state():
     """Caches, throttles and overrides are per process: start every test from nothing."""
+    from core.redis_client import RedisUnavailable, breaker, call, key
     from positions.broker.factory import set_broker_override
-    from recovery.redis_client import breaker, call, key, RedisUnavailable
     from signals import dedup, instruments, throttle
 
     dedup.local_cache.clear()

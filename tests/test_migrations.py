@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import psycopg
-import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[1]

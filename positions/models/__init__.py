@@ -1,9 +1,9 @@
 from positions.models.intent import (
+    IntentPurpose,
     IntentStatus,
     Leg,
     OrderAction,
     OrderIntent,
-    IntentPurpose,
     PriceType,
 )
 from positions.models.paper import PaperOrder, PaperOrderStatus, PaperPosition

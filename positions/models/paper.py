@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from config.dbutils import choices_constraint
+from core.dbutils import choices_constraint
 from portfolio.models import PRICE
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-from config.dbutils import choices_constraint
+from core.dbutils import choices_constraint
 from portfolio.models import MONEY, PRICE
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.locks import instrument_lock
 from portfolio.models import TransactionKind
 from portfolio.services import (
     ledger_post,
@@ -21,7 +22,6 @@ from portfolio.services import (
 from positions.models import IntentPurpose, IntentStatus, Leg, Position, PositionStatus
 from positions.pnl import futures_pnl, synthetic_pnl, synthetic_price
 from positions.selectors import pyramiding_state
-from recovery.locks import instrument_lock
 
 STOP_HIT = "PM_STOP_HIT"
 CENT = Decimal("0.01")

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.locks import instrument_lock
 from portfolio.gates import new_position_risk, new_position_vol
 from portfolio.models import ContractKind, Instrument, TransactionKind
 from portfolio.services import ledger_post, locked_state, portfolio_totals_refresh, statistics_record_trade
@@ -28,7 +29,6 @@ from positions.pnl import futures_pnl, synthetic_price
 from positions.selectors import live_position, pyramiding_state
 from positions.services.booking import _lock as lock_position
 from positions.symbols import parse_symbol
-from recovery.locks import instrument_lock
 
 CENT = Decimal("0.01")
 HOLDING = (PositionStatus.OPEN, PositionStatus.CLOSING)

@@ -15,6 +15,9 @@ import structlog
 from django.db.models import F
 from django.utils import timezone
 
+from core import metrics
+from core.alerts import alert
+from core.faults import fault_point
 from positions.broker import (
     Broker,
     BrokerError,
@@ -26,9 +29,6 @@ from positions.broker import (
     OrderStatus,
 )
 from positions.models import IntentStatus, OrderIntent
-from recovery import metrics
-from recovery.alerts import alert
-from recovery.faults import fault_point
 
 log = structlog.get_logger(__name__)
 

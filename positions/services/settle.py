@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from core.faults import fault_point
 from positions.broker import Broker
 from positions.models import IntentPurpose, IntentStatus, OrderIntent, Position, PositionStatus
 from positions.models.intent import UNRESOLVED_INTENT_STATUSES
 from positions.services import booking
 from positions.services.orders import intent_resolve, intent_send
 from positions.services.planning import reversal_plan
-from recovery.faults import fault_point
 
 log = structlog.get_logger(__name__)
 

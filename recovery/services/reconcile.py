@@ -33,12 +33,13 @@ import structlog
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.dbutils import lock_key
+from core import metrics
+from core.alerts import alert
+from core.dbutils import lock_key
+from core.instance import instance_id
+from core.services import audit_record
 from positions.broker import Broker, BrokerError, BrokerPosition
 from positions.broker.factory import get_broker
-from recovery import metrics
-from recovery.alerts import alert
-from recovery.instance import instance_id
 from recovery.models import (
     Discrepancy,
     DiscrepancyStatus,
@@ -48,7 +49,6 @@ from recovery.models import (
 )
 from recovery.reconciliation import Comparison, Item, moved_keys, reconcile
 from recovery.selectors import held_positions, in_flight_keys, instrument_refs, open_discrepancy_count
-from recovery.services.audit import audit_record
 
 log = structlog.get_logger(__name__)
 

@@ -27,11 +27,11 @@ from datetime import datetime
 import structlog
 from django.utils import timezone
 
+from core.alerts import alert
+from core.instance import instance_id
+from core.locks import orphaned_locks_cleanup
 from positions.broker import Broker
 from positions.broker.factory import get_broker
-from recovery.alerts import alert
-from recovery.instance import instance_id
-from recovery.locks import orphaned_locks_cleanup
 from recovery.models import ReconciliationOutcome, RecoveryRun, RunTrigger
 from recovery.selectors import held_position_facts, incomplete_work
 from recovery.services.reconcile import reconciliation_run

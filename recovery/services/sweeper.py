@@ -19,12 +19,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.instance import instance_id
+from core.locks import instrument_lock, revoke_abandoned_lock
 from positions.broker import Broker
 from positions.broker.factory import get_broker
 from positions.models import IntentStatus, OrderIntent, Position, PositionStatus
 from positions.services.settle import position_drive, settlement_of
-from recovery.instance import instance_id
-from recovery.locks import instrument_lock, revoke_abandoned_lock
 from signals.models import SignalLog, SignalStatus
 from signals.services import signal_settle
 

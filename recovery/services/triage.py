@@ -18,14 +18,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core import metrics
+from core.services import audit_record
 from positions.models import Position
 from positions.services.manual import BrokerLeg, position_adopt_lots, position_close_at_price, position_import
 from positions.symbols import option_symbol, parse_symbol
-from recovery import metrics
 from recovery.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus
 from recovery.reconciliation import HeldPosition, expected_book
 from recovery.selectors import open_discrepancy_count, positions_holding
-from recovery.services.audit import audit_record
 from recovery.services.reconcile import UNRESOLVED, reconciliation_lock
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import psycopg
 
-from tests.cluster import SECRET
 from tests.bench.common import SignalSource, fresh_database, machine, ms, percentiles, post_flat_out, post_paced
+from tests.cluster import SECRET
 
 
 def execution_latencies(url: str) -> list[float]:

@@ -12,8 +12,8 @@ import pytest
 from celery import Celery
 from django.db import transaction
 
-from recovery.leader import StaleLeader, fencing_verify
-from recovery.models import JobRun, LeaderLease
+from core.leader import StaleLeader, fencing_verify
+from core.models import JobRun, LeaderLease
 from tests.chaos.conftest import schedule_probe
 from tests.cluster import wait_until
 

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
+from core.models import OpsAuditLog
 from portfolio.models import CapitalTransaction, PortfolioState, TradingStatistics
 from portfolio.services import (
     PortfolioNotInitialised,
@@ -15,7 +16,6 @@ from portfolio.services import (
     trading_pause,
     trading_resume,
 )
-from recovery.models import OpsAuditLog
 
 pytestmark = pytest.mark.django_db
 

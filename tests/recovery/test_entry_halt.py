@@ -7,8 +7,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import F
 from django.urls import reverse
 
+from core.models import OpsAuditLog
 from positions.models import PaperOrder, PaperPosition, Position
-from recovery.models import Discrepancy, OpsAuditLog
+from recovery.models import Discrepancy
 from recovery.services.reconcile import reconciliation_run
 from signals.models import SignalLog
 

@@ -7,8 +7,8 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 
-from recovery.redis_client import breaker
-from recovery.runtime import runtime
+from core.redis_client import breaker
+from core.runtime import runtime
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +38,8 @@ def test_database_down_is_503(client):
 def test_ready_needs_a_portfolio_and_refuses_while_shutting_down(client, db):
     response = client.get("/ready")
     assert response.status_code == 503 and "portfolio" in response.json()["reason"]
-    from tests.conftest import seed_instruments
     from portfolio.services import portfolio_initialise
+    from tests.conftest import seed_instruments
 
     seed_instruments()
     portfolio_initialise(capital="100000", actor="t")
@@ -64,14 +64,14 @@ def test_metrics_expose_the_named_series(client, portfolio, webhook):
 
 @pytest.mark.django_db(transaction=True)
 def test_instance_list_shows_who_leads_and_since_when(admin_client):
-    from recovery.leader import Lease
-    from recovery.services.instances import instance_register
+    from core.leader import Lease
+    from core.services import instance_register
 
     instance_register(role="beat")
     lease = Lease()
     assert lease.ensure()
     try:
-        page = admin_client.get("/admin/recovery/instancemetadata/").content.decode()
+        page = admin_client.get("/admin/core/instancemetadata/").content.decode()
         assert f"leader (epoch {lease.epoch}) since" in page
     finally:
         lease.release()

@@ -9,10 +9,10 @@ import pytest
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from core.leader import Lease
+from core.locks import named_lock
+from core.models import InstanceMetadata, JobRun
 from recovery.jobs import JOBS, job_run, period_key
-from recovery.leader import Lease
-from recovery.locks import named_lock
-from recovery.models import InstanceMetadata, JobRun
 from recovery.schedule import periodic_tasks_sync
 from tests.factories import make_signal
 

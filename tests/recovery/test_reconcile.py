@@ -7,9 +7,10 @@ from unittest import mock
 
 import pytest
 
+from core.models import OpsAuditLog
 from positions.broker import BrokerUnavailable
 from positions.models import IntentStatus, OrderIntent, Position
-from recovery.models import Discrepancy, OpsAuditLog, ReconciliationRun
+from recovery.models import Discrepancy, ReconciliationRun
 from recovery.services.reconcile import reconciliation_run
 from tests.factories import make_position
 from tests.recovery.helpers import CE, CONSISTENT_BOOK, GOLD, PE, book, fill, shared_contracts  # noqa: F401

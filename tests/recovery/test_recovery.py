@@ -14,13 +14,13 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from core.redis_client import call, key
 from portfolio.models import CapitalTransaction
 from positions.broker.factory import set_broker_override
 from positions.broker.openalgo import OpenAlgoBroker
 from positions.broker.paper import PaperBroker
 from positions.models import IntentStatus, OrderIntent, PaperOrder, PaperPosition, Position
 from recovery.models import Discrepancy, ReconciliationRun, RecoveryRun
-from recovery.redis_client import call, key
 from recovery.services.recovery import recovery_run
 from signals.models import SignalLog
 from tests.fakes.openalgo_server import FakeOpenAlgo

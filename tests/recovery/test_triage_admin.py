@@ -11,10 +11,11 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
 
+from core.models import OpsAuditLog
 from portfolio.models import CapitalTransaction
 from positions.broker.factory import set_broker_override
 from positions.models import PaperOrder, Position, PyramidingState
-from recovery.models import Discrepancy, OpsAuditLog
+from recovery.models import Discrepancy
 from recovery.services.reconcile import reconciliation_run
 from tests.recovery.helpers import CE, CONSISTENT_BOOK, GOLD, PE, PaperBook, fill, shared_contracts
 

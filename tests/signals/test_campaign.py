@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from django.db.models import Sum
 
 from portfolio.models import CapitalTransaction, PortfolioState, TradingStatistics

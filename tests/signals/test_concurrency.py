@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from config.dbutils import lock_key
+from core.dbutils import lock_key
 from positions.models import PaperOrder, Position
 from signals.models import SignalLog
 from tests.conftest import Webhook

@@ -12,9 +12,9 @@ import threading
 import time
 
 import redis
+from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from django.conf import settings
 
 RETRY_AFTER = 2.0
 

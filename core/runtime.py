@@ -13,7 +13,7 @@ import structlog
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from recovery.models import InstanceStatus
+from core.models import InstanceStatus
 
 log = structlog.get_logger(__name__)
 
@@ -28,8 +28,8 @@ class ProcessRuntime:
         self._thread: threading.Thread | None = None
 
     def start(self, *, role: str, port: int | None = None) -> None:
-        from recovery.instance import instance_id
-        from recovery.services.instances import instance_register
+        from core.instance import instance_id
+        from core.services import instance_register
 
         self.role = role
         wait_for_database()
@@ -40,7 +40,7 @@ class ProcessRuntime:
         log.info("instance_started", role=role, port=port)
 
     def _heartbeat(self) -> None:
-        from recovery.services.instances import instance_heartbeat
+        from core.services import instance_heartbeat
 
         while not self._stop.wait(settings.PM_HEARTBEAT_SECONDS):
             try:
@@ -67,7 +67,7 @@ class ProcessRuntime:
     def _mark(self, status: str) -> None:
         if self.role is None:
             return
-        from recovery.services.instances import instance_mark
+        from core.services import instance_mark
 
         try:
             instance_mark(status=status)
@@ -90,30 +90,3 @@ def wait_for_database(delays: tuple[int, ...] = STARTUP_DELAYS) -> None:
             log.warning("database_not_ready", attempt=attempt, retry_in=delay, error=str(exc)[:200])
             connection.close()
             time.sleep(delay)
-
-
-def start_embedded_jobs() -> threading.Thread:
-    """Embedded mode has no beat: its single process is trivially the leader and runs the periodic
-    jobs itself on one thread (same job guard, without fencing)."""
-    from recovery.jobs import JOBS, job_run
-
-    scheduled = {name: job for name, job in JOBS.items() if job.scheduled}
-    next_run = {name: time.monotonic() + min(job.interval, 10) for name, job in scheduled.items()}
-
-    def loop() -> None:
-        while not runtime.shutting_down.wait(1.0):
-            now = time.monotonic()
-            for name, job in scheduled.items():
-                if now < next_run[name]:
-                    continue
-                next_run[name] = now + job.interval
-                try:
-                    job_run(name=name, epoch=None)
-                except Exception:
-                    log.exception("embedded_job_failed", job=name)
-                finally:
-                    connection.close()
-
-    thread = threading.Thread(target=loop, name="pm-embedded-jobs", daemon=True)
-    thread.start()
-    return thread

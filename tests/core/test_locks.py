@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection
 
-from recovery.instance import instance_id
-from recovery.locks import (
+from core.instance import instance_id
+from core.locks import (
     LockBusy,
     heartbeat_key,
     named_lock,
@@ -16,7 +16,7 @@ from recovery.locks import (
     revoke_abandoned_lock,
     signal_lock,
 )
-from recovery.redis_client import breaker, call, key
+from core.redis_client import breaker, call, key
 
 
 def test_a_held_lock_refuses_a_second_holder_and_frees_on_exit():

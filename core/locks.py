@@ -24,10 +24,10 @@ import structlog
 from django.conf import settings
 from django.db import connection
 
-from config.dbutils import lock_key
-from recovery import metrics
-from recovery.instance import instance_id
-from recovery.redis_client import RedisUnavailable, call, key, redis_configured
+from core import metrics
+from core.dbutils import lock_key
+from core.instance import instance_id
+from core.redis_client import RedisUnavailable, call, key, redis_configured
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +47,7 @@ class LockBusy(Exception):
 
 
 def _contended(lock: str) -> None:
-    from recovery.alerts import lock_contended
+    from core.alerts import lock_contended
 
     metrics.lock_contention.labels(lock=lock).inc()
     lock_contended(lock)

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from recovery import alerts
+from core import alerts
 from tests.cluster import wait_until
 
 

@@ -21,13 +21,14 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models.functions import Now
 
-from config.dbutils import lock_key
-from recovery import metrics
-from recovery.instance import instance_id
-from recovery.models import LeaderLease
-from recovery.redis_client import RedisUnavailable, call, key, redis_available, redis_configured
+from core import metrics
+from core.dbutils import lock_key
+from core.instance import instance_id
+from core.models import LeaderLease
+from core.redis_client import RedisUnavailable, call, key, redis_available, redis_configured
 
 log = structlog.get_logger(__name__)
+LEASE_TABLE = LeaderLease._meta.db_table  # the fallback connection speaks SQL, not the ORM
 
 SAFETY_MARGIN = 0.3  # seconds of the TTL we never use: clock drift and the time a renewal takes
 _EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) " \
@@ -155,7 +156,7 @@ class Lease:
         return LeaderLease.objects.filter(name=self.name).values_list("epoch", flat=True).first()
 
     def _database_epoch_fallback(self) -> int | None:
-        row = self._pg.execute("SELECT epoch FROM recovery_leaderlease WHERE name = %s", [self.name]).fetchone()
+        row = self._pg.execute(f"SELECT epoch FROM {LEASE_TABLE} WHERE name = %s", [self.name]).fetchone()
         return row[0] if row else None
 
     def _redis_release(self, token: str) -> None:
@@ -175,7 +176,7 @@ class Lease:
                 return False
             LeaderLease.objects.get_or_create(name=self.name)
             row = self._pg.execute(
-                "UPDATE recovery_leaderlease SET epoch = epoch + 1, holder = %s, backend = 'postgres', "
+                f"UPDATE {LEASE_TABLE} SET epoch = epoch + 1, holder = %s, backend = 'postgres', "
                 "acquired_at = now(), released_at = NULL WHERE name = %s RETURNING epoch",
                 [instance_id(), self.name],
             ).fetchone()
@@ -221,7 +222,7 @@ class Lease:
         metrics.is_leader.set(1)
         metrics.leader_changes.labels(change="gained").inc()
         log.warning("leadership_gained", epoch=epoch, backend=backend)
-        from recovery.alerts import alert
+        from core.alerts import alert
 
         alert("leader_changed", leader=instance_id(), epoch=epoch, backend=backend)
 

@@ -8,9 +8,9 @@ import time
 import pytest
 from django.db import transaction
 
-from recovery.leader import Lease, StaleLeader, current_leader, fencing_verify
-from recovery.models import LeaderLease
-from recovery.redis_client import breaker, call, key
+from core.leader import Lease, StaleLeader, current_leader, fencing_verify
+from core.models import LeaderLease
+from core.redis_client import breaker, call, key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,7 +77,7 @@ def test_holder_stops_acting_at_its_own_deadline(leases, monkeypatch):
     lease = leases(ttl_ms=2000)
     lease.ensure()
     real = time.monotonic
-    monkeypatch.setattr("recovery.leader.time.monotonic", lambda: real() + 5)
+    monkeypatch.setattr("core.leader.time.monotonic", lambda: real() + 5)
     assert not lease.held  # even though Redis may not have expired the key yet
 
 
