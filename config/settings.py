@@ -119,6 +119,7 @@ else:
 # CELERY -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
+CELERY_RESULT_EXPIRES = None  # no results are kept, so beat needs no celery.backend_cleanup entry
 CELERY_TASK_ALWAYS_EAGER = CONFIG.embedded
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import structlog
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from core import metrics
 from core.dbutils import lock_key
@@ -53,11 +53,23 @@ def _contended(lock: str) -> None:
     lock_contended(lock)
 
 
-def instrument_lock(code: str) -> None:
-    """Serialize this transaction with every other one on the same instrument."""
+def advisory_xact_lock(namespace: str, name: str) -> None:
+    """Serialize the current transaction with every other one that takes the same (namespace, name),
+    until it commits or rolls back (PostgreSQL ``pg_advisory_xact_lock``; a dead session frees it).
+
+    On SQLite (embedded, one process) every write transaction is IMMEDIATE, which already serializes
+    writers, so there is nothing to take.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("a transaction-scoped lock needs a transaction")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key("instrument", code)])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(namespace, name)])
+
+
+def instrument_lock(code: str) -> None:
+    """Serialize this transaction with every other one on the same instrument."""
+    advisory_xact_lock("instrument", code)
 
 
 @contextlib.contextmanager

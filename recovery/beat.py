@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
+from celery import current_app
 from django.db import close_old_connections, connection
 from django_celery_beat.schedulers import DatabaseScheduler
 
@@ -51,11 +52,23 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
         if not leader:
             return FOLLOWER_POLL
         if not was_leader:
+            self._reload_from_database()
             self._start_recovery()
         if self._recovery is not None and self._recovery.is_alive():
             return FOLLOWER_POLL  # background work waits until recovery has finished
         interval = super().tick(*args, **kwargs)
         return min(interval, LEADER_TICK_MAX) if interval else LEADER_TICK_MAX
+
+    def _reload_from_database(self) -> None:
+        """A new leader starts from the run times the previous leader persisted (it syncs after every
+        emission), not from the copy this process read at start-up: with that stale copy it would
+        emit every job at once, right after the previous leader ran them."""
+        # As DatabaseScheduler.schedule does when the schedule changed (django-celery-beat 2.9): the next
+        # tick rebuilds its heap from these fresh entries and consumes the invalidation at once.
+        self.sync()
+        self._schedule = self.all_as_schedule()
+        self._heap = []
+        self._heap_invalidated = True
 
     def _start_recovery(self) -> None:
         self._recovery = threading.Thread(target=_run_startup_recovery, name="pm-recovery", daemon=True)
@@ -64,7 +77,8 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
     def apply_async(self, entry, producer=None, advance=True, **kwargs):
         if not self.lease.held:
             return None  # our deadline passed between the check and this emission: do not act
-        task_kwargs = {**(entry.kwargs or {}), "fencing_epoch": self.lease.epoch, "scheduled_at": time.time()}
+        task_kwargs = {**(entry.kwargs or {}), "fencing_epoch": self.lease.epoch, "scheduled_at": time.time(),
+                       "interval": _interval_seconds(entry)}
         entry.kwargs = task_kwargs  # this emission only: the next entry is rebuilt from the database row
         if _runs_in_beat(task_kwargs):
             if advance:
@@ -92,6 +106,12 @@ class LeaderDatabaseScheduler(DatabaseScheduler):
 _local_jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pm-beat-job")
 
 
+def _interval_seconds(entry) -> float | None:
+    """The entry's actual period, which names the period of this emission (recovery/jobs.py)."""
+    run_every = getattr(entry.schedule, "run_every", None)
+    return run_every.total_seconds() if run_every else None
+
+
 def _runs_in_beat(kwargs: dict) -> bool:
     from recovery.jobs import JOBS
 
@@ -114,10 +134,8 @@ def _run_startup_recovery() -> None:
 
 
 def _run_locally(task_name: str, kwargs: dict) -> None:
-    from config.celery import app
-
     close_old_connections()
     try:
-        app.tasks[task_name].apply(kwargs=kwargs)
+        current_app.tasks[task_name].apply(kwargs=kwargs)
     finally:
         connection.close()

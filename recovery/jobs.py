@@ -87,15 +87,18 @@ JOBS: dict[str, Job] = {
 }
 
 
-def period_key(scheduled_at: float, interval: int) -> str:
+def period_key(scheduled_at: float, interval: float) -> str:
     """The period an emission belongs to: its scheduled time rounded to the nearest interval, so two
     leaders emitting the same period (failover) agree on the key despite small clock differences."""
     return str(round(scheduled_at / interval))
 
 
-def job_run(*, name: str, epoch: int | None, scheduled_at: float | None = None) -> dict:
+def job_run(*, name: str, epoch: int | None, scheduled_at: float | None = None, interval: float | None = None
+            ) -> dict:
+    """Run one emission of a periodic job, at most once per period; ``interval`` is the schedule's
+    (the job's default interval when the emission does not say)."""
     job = JOBS[name]
-    period = period_key(scheduled_at or time.time(), job.interval)
+    period = period_key(scheduled_at or time.time(), interval or job.interval)
     fenced = settings.PM_MODE == "production"
     body = job.run if job.in_fenced_transaction else None
     try:

@@ -30,13 +30,13 @@ from dataclasses import asdict
 from datetime import datetime
 
 import structlog
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core import metrics
 from core.alerts import alert
-from core.dbutils import lock_key
 from core.instance import instance_id
+from core.locks import advisory_xact_lock
 from core.services import audit_record
 from positions.broker import Broker, BrokerError, BrokerPosition
 from positions.broker.factory import get_broker
@@ -58,9 +58,7 @@ UNRESOLVED = (DiscrepancyStatus.OPEN, DiscrepancyStatus.ACKNOWLEDGED)
 
 def reconciliation_lock() -> None:
     """Serialize discrepancy writers (reconciliation runs and ops triage) inside a transaction."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key("reconciliation", "discrepancies")])
+    advisory_xact_lock("reconciliation", "discrepancies")
 
 
 def reconciliation_run(
