@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "core",
     "portfolio",
     "positions",
+    "reconciliation",
     "signals",
     "recovery",
 ]

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from portfolio.api import PortfolioApi, TradingPauseApi, TradingResumeApi
 from positions.api import PositionListApi
-from recovery.api import ReconcileApi
+from reconciliation.api import ReconcileApi
 from recovery.views import health, metrics_view, ready
 from signals.api import SignalDetailApi, SignalListApi
 from signals.views import webhook

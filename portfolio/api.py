@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from portfolio.models import PortfolioState, TradingStatistics
 from portfolio.selectors import portfolio_exposure
 from portfolio.services import trading_pause, trading_resume
-from recovery.selectors import open_discrepancy_count
+from reconciliation.selectors import open_discrepancy_count
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 

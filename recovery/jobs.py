@@ -69,7 +69,7 @@ def _signal_cleanup():
 
 
 def _reconcile():
-    from recovery.services.reconcile import reconciliation_run
+    from reconciliation.services.reconcile import reconciliation_run
 
     run = reconciliation_run(trigger="periodic")
     return {"run_id": getattr(run, "pk", None) or (run.get("run_id") if isinstance(run, dict) else None)}

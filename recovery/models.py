@@ -1,18 +1,11 @@
-"""Recovery runs, broker reconciliation runs and their discrepancies."""
+"""Startup recovery runs (DESIGN §10)."""
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 
 from core.dbutils import choices_constraint
-
-
-class RunTrigger(models.TextChoices):
-    STARTUP = "startup", "Startup / leadership"
-    PERIODIC = "periodic", "Periodic"
-    MANUAL = "manual", "Manual (API or admin)"
-    COMMAND = "command", "Management command"
+from reconciliation.models import RunTrigger
 
 
 class RecoveryRun(models.Model):
@@ -30,81 +23,3 @@ class RecoveryRun(models.Model):
 
     def __str__(self) -> str:
         return f"Recovery #{self.pk} ({self.trigger})"
-
-
-class ReconciliationOutcome(models.TextChoices):
-    MATCHED = "matched", "All matched"
-    DISCREPANCIES = "discrepancies", "Discrepancies found"
-    BROKER_UNAVAILABLE = "broker_unavailable", "Broker unavailable"
-
-
-class ReconciliationRun(models.Model):
-    trigger = models.CharField(max_length=10, choices=RunTrigger.choices)
-    instance_id = models.CharField(max_length=120)
-    requested_by = models.CharField(max_length=150, blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=20, choices=ReconciliationOutcome.choices)
-    report = models.JSONField(default=dict, blank=True)
-    broker_snapshot = models.JSONField(default=list, blank=True, help_text="Raw broker positions, for audit")
-
-    class Meta:
-        ordering = ["-started_at"]
-        constraints = [
-            choices_constraint("trigger", RunTrigger, "reconciliation_trigger_valid"),
-            choices_constraint("outcome", ReconciliationOutcome, "reconciliation_outcome_valid"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Reconciliation #{self.pk} ({self.outcome})"
-
-
-class DiscrepancyKind(models.TextChoices):
-    ORPHANED = "orphaned", "Orphaned (we expect it, broker has none)"
-    MISSING = "missing", "Missing (broker has it, we don't)"
-    MISMATCH = "mismatch", "Quantity mismatch"
-
-
-class DiscrepancyStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    RESOLVED = "resolved", "Resolved"
-
-
-class Discrepancy(models.Model):
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.PROTECT, related_name="discrepancies")
-    last_seen_run = models.ForeignKey(
-        ReconciliationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    kind = models.CharField(max_length=10, choices=DiscrepancyKind.choices)
-    symbol = models.CharField(max_length=40)
-    exchange = models.CharField(max_length=8)
-    instrument = models.ForeignKey(
-        "portfolio.Instrument", null=True, blank=True, on_delete=models.PROTECT, related_name="discrepancies"
-    )
-    expected_quantity = models.IntegerField()
-    broker_quantity = models.IntegerField()
-    position_ids = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=14, choices=DiscrepancyStatus.choices, default=DiscrepancyStatus.OPEN)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.CharField(max_length=150, blank=True)
-    resolution_note = models.TextField(blank=True)
-
-    class Meta:
-        verbose_name_plural = "discrepancies"
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["instrument", "status"], name="discrepancy_instrument_status")]
-        constraints = [
-            choices_constraint("kind", DiscrepancyKind, "discrepancy_kind_valid"),
-            choices_constraint("status", DiscrepancyStatus, "discrepancy_status_valid"),
-            models.UniqueConstraint(
-                fields=["symbol", "exchange"],
-                condition=Q(status="open"),
-                name="discrepancy_one_open_per_symbol",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.exchange}:{self.symbol} ({self.status})"

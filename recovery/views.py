@@ -108,7 +108,7 @@ def _database_gauges() -> bytes:
     """Gauges read from the database at scrape time, so every instance reports the same truth."""
     from django.db.models import Count
 
-    from recovery.selectors import open_discrepancy_count
+    from reconciliation.selectors import open_discrepancy_count
     from signals.models import SignalLog
 
     registry = CollectorRegistry()

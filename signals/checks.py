@@ -47,7 +47,7 @@ def age_checks(signal: SignalLog) -> list[Check]:
 
 
 def control_checks(*, state: PortfolioState, instrument: str) -> list[Check]:
-    from recovery.selectors import open_discrepancy_count
+    from reconciliation.selectors import open_discrepancy_count
 
     halted_by = open_discrepancy_count(instrument=instrument)
     return [

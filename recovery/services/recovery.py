@@ -32,9 +32,10 @@ from core.instance import instance_id
 from core.locks import orphaned_locks_cleanup
 from positions.broker import Broker
 from positions.broker.factory import get_broker
-from recovery.models import ReconciliationOutcome, RecoveryRun, RunTrigger
+from reconciliation.models import ReconciliationOutcome, RunTrigger
+from reconciliation.services.reconcile import reconciliation_run
+from recovery.models import RecoveryRun
 from recovery.selectors import held_position_facts, incomplete_work
-from recovery.services.reconcile import reconciliation_run
 from recovery.services.sweeper import kick_accepted, sweep
 from recovery.services.validation import EXCHANGE_TIMEZONE, position_warnings
 

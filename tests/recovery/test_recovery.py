@@ -20,7 +20,8 @@ from positions.broker.factory import set_broker_override
 from positions.broker.openalgo import OpenAlgoBroker
 from positions.broker.paper import PaperBroker
 from positions.models import IntentStatus, OrderIntent, PaperOrder, PaperPosition, Position
-from recovery.models import Discrepancy, ReconciliationRun, RecoveryRun
+from reconciliation.models import Discrepancy, ReconciliationRun
+from recovery.models import RecoveryRun
 from recovery.services.recovery import recovery_run
 from signals.models import SignalLog
 from tests.fakes.openalgo_server import FakeOpenAlgo

@@ -11,8 +11,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from recovery.management.commands.reconcile_broker import report_text
-from recovery.models import RunTrigger
+from reconciliation.management.commands.reconcile_broker import report_text
+from reconciliation.models import RunTrigger
 from recovery.services.recovery import recovery_run
 
 

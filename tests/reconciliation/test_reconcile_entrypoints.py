@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 
 from positions.broker import BrokerUnavailable
 from positions.broker.factory import set_broker_override
-from recovery.models import Discrepancy, ReconciliationRun
-from tests.recovery.helpers import CONSISTENT_BOOK, GOLD, PaperBook, fill, shared_contracts
+from reconciliation.models import Discrepancy, ReconciliationRun
+from tests.reconciliation.helpers import CONSISTENT_BOOK, GOLD, PaperBook, fill, shared_contracts
 
 pytestmark = pytest.mark.django_db
 

@@ -23,10 +23,10 @@ from core.services import audit_record
 from positions.models import Position
 from positions.services.manual import BrokerLeg, position_adopt_lots, position_close_at_price, position_import
 from positions.symbols import option_symbol, parse_symbol
-from recovery.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus
-from recovery.reconciliation import HeldPosition, expected_book
-from recovery.selectors import open_discrepancy_count, positions_holding
-from recovery.services.reconcile import UNRESOLVED, reconciliation_lock
+from reconciliation.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus
+from reconciliation.rules import HeldPosition, expected_book
+from reconciliation.selectors import open_discrepancy_count, positions_holding
+from reconciliation.services.reconcile import UNRESOLVED, reconciliation_lock
 
 
 def _locked(discrepancy_id: int) -> Discrepancy:

@@ -15,12 +15,12 @@ from core.models import OpsAuditLog
 from portfolio.models import CapitalTransaction
 from positions.broker.factory import set_broker_override
 from positions.models import PaperOrder, Position, PyramidingState
-from recovery.models import Discrepancy
-from recovery.services.reconcile import reconciliation_run
-from tests.recovery.helpers import CE, CONSISTENT_BOOK, GOLD, PE, PaperBook, fill, shared_contracts
+from reconciliation.models import Discrepancy
+from reconciliation.services.reconcile import reconciliation_run
+from tests.reconciliation.helpers import CE, CONSISTENT_BOOK, GOLD, PE, PaperBook, fill, shared_contracts
 
 pytestmark = pytest.mark.django_db
-CHANGELIST = reverse("admin:recovery_discrepancy_changelist")
+CHANGELIST = reverse("admin:reconciliation_discrepancy_changelist")
 
 
 @pytest.fixture
@@ -258,11 +258,11 @@ def test_run_pages_render(ops, paper, positions):
     page = ops.get(reverse("admin:recovery_recoveryrun_change", args=[run.pk])).content.decode()
     assert "contract_expired" in page and "reconciliation_mismatch" in page
     reconciliation_id = run.report["reconciliation"]["run_id"]
-    page = ops.get(reverse("admin:recovery_reconciliationrun_change", args=[reconciliation_id])).content.decode()
+    page = ops.get(reverse("admin:reconciliation_reconciliationrun_change", args=[reconciliation_id])).content.decode()
     assert GOLD in page and "mismatch" in page and "NSE:RELIANCE 4" in page
-    response = ops.post(reverse("admin:recovery_reconciliationrun_run"))
+    response = ops.post(reverse("admin:reconciliation_reconciliationrun_run"))
     assert response.status_code == 302 and OpsAuditLog.objects.count() == 0
-    page = ops.get(reverse("admin:recovery_discrepancy_change", args=[discrepancy().pk])).content.decode()
+    page = ops.get(reverse("admin:reconciliation_discrepancy_change", args=[discrepancy().pk])).content.decode()
     assert f"reconciliation #{reconciliation_id}" in page
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from recovery.selectors import halted_instruments
+from reconciliation.selectors import halted_instruments
 
 register = template.Library()
 

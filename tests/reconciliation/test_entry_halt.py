@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from core.models import OpsAuditLog
 from positions.models import PaperOrder, PaperPosition, Position
-from recovery.models import Discrepancy
-from recovery.services.reconcile import reconciliation_run
+from reconciliation.models import Discrepancy
+from reconciliation.services.reconcile import reconciliation_run
 from signals.models import SignalLog
 
 
@@ -42,7 +42,7 @@ def test_open_discrepancy_blocks_entries_not_exits_until_acknowledged(live_portf
     orders = PaperOrder.objects.count()
 
     client.force_login(django_user_model.objects.create_user("ops", is_staff=True, is_superuser=True))
-    response = client.post(reverse("admin:recovery_discrepancy_changelist"), {
+    response = client.post(reverse("admin:reconciliation_discrepancy_changelist"), {
         "action": "acknowledge", ACTION_CHECKBOX_NAME: [record.pk], "apply": "yes", "note": "manual lot, known"})
     assert response.status_code == 302
     assert OpsAuditLog.objects.get().action == "discrepancy_acknowledged"

@@ -11,8 +11,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from recovery.models import ReconciliationOutcome, RunTrigger
-from recovery.services.reconcile import reconciliation_run
+from reconciliation.models import ReconciliationOutcome, RunTrigger
+from reconciliation.services.reconcile import reconciliation_run
 
 EXIT_CODES = {
     ReconciliationOutcome.MATCHED: 0,

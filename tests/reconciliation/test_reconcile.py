@@ -10,17 +10,17 @@ import pytest
 from core.models import OpsAuditLog
 from positions.broker import BrokerUnavailable
 from positions.models import IntentStatus, OrderIntent, Position
-from recovery.models import Discrepancy, ReconciliationRun
-from recovery.services.reconcile import reconciliation_run
+from reconciliation.models import Discrepancy, ReconciliationRun
+from reconciliation.services.reconcile import reconciliation_run
 from tests.factories import make_position
-from tests.recovery.helpers import CE, CONSISTENT_BOOK, GOLD, PE, book, fill, shared_contracts  # noqa: F401
+from tests.reconciliation.helpers import CE, CONSISTENT_BOOK, GOLD, PE, book, fill, shared_contracts  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def alerts():
-    with mock.patch("recovery.services.reconcile.alert") as sent:
+    with mock.patch("reconciliation.services.reconcile.alert") as sent:
         yield sent
 
 
@@ -146,7 +146,7 @@ def test_broker_unreadable_is_recorded_and_alerted_and_changes_no_discrepancy(po
 
 def test_openalgo_positionbook_failures_are_broker_unavailable(portfolio):
     from tests.fakes.openalgo_server import FakeOpenAlgo
-    from tests.recovery.helpers import OpenAlgoBook
+    from tests.reconciliation.helpers import OpenAlgoBook
 
     with FakeOpenAlgo(api_key="test-key") as server:
         server.set_fault("positionbook", "http_500", count=None)

@@ -7,8 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recovery.models import ReconciliationOutcome, RunTrigger
-from recovery.services.reconcile import reconciliation_run
+from reconciliation.models import ReconciliationOutcome, RunTrigger
+from reconciliation.services.reconcile import reconciliation_run
 
 
 class InFlightSerializer(serializers.Serializer):

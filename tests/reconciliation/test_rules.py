@@ -13,7 +13,7 @@ from positions.broker.base import BrokerPosition
 from positions.models import Position
 from positions.services.planning import entry_legs
 from positions.symbols import futures_symbol, option_symbol
-from recovery.reconciliation import (
+from reconciliation.rules import (
     HeldPosition,
     InstrumentRef,
     classify,

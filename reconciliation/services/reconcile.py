@@ -40,15 +40,9 @@ from core.locks import advisory_xact_lock
 from core.services import audit_record
 from positions.broker import Broker, BrokerError, BrokerPosition
 from positions.broker.factory import get_broker
-from recovery.models import (
-    Discrepancy,
-    DiscrepancyStatus,
-    ReconciliationOutcome,
-    ReconciliationRun,
-    RunTrigger,
-)
-from recovery.reconciliation import Comparison, Item, moved_keys, reconcile
-from recovery.selectors import held_positions, in_flight_keys, instrument_refs, open_discrepancy_count
+from reconciliation.models import Discrepancy, DiscrepancyStatus, ReconciliationOutcome, ReconciliationRun, RunTrigger
+from reconciliation.rules import Comparison, Item, moved_keys, reconcile
+from reconciliation.selectors import held_positions, in_flight_keys, instrument_refs, open_discrepancy_count
 
 log = structlog.get_logger(__name__)
 
