@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from portfolio.api import PortfolioApi, TradingPauseApi, TradingResumeApi
 from positions.api import PositionListApi
 from reconciliation.api import ReconcileApi
+from recovery.api import PortfolioApi, TradingPauseApi, TradingResumeApi
 from recovery.views import health, metrics_view, ready
 from signals.api import SignalDetailApi, SignalListApi
 from signals.views import webhook

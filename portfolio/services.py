@@ -1,7 +1,9 @@
-"""Writers for the portfolio app: initialisation, the equity ledger, capital flows, the pause switch.
+"""Writers for the portfolio app: initialisation, the equity ledger, capital flows, the pause switch,
+the stored exposure totals, statistics and instrument marks.
 
 Every function is atomic and keyword-only.  The ledger and ``PortfolioState.closed_equity`` change
 together under a row lock on the single state row, so the state always equals the ledger's sum.
+Every change of the state row goes through ``_state_save``, which bumps its ``version``.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from core.services import audit_record
 from portfolio.equity import apply_ledger_entry
-from portfolio.models import CapitalTransaction, PortfolioState, TradingStatistics, TransactionKind
+from portfolio.models import CapitalTransaction, Instrument, PortfolioState, TradingStatistics, TransactionKind
 
+CENT = Decimal("0.01")
 MAX_CAPITAL = Decimal("1000000000000")  # ₹1 lakh crore: anything above is a typo
 
 
@@ -94,9 +100,14 @@ def ledger_post(
         created_by=actor,
     )
     state.closed_equity, state.equity_high = closed, high
-    state.version += 1
-    state.save(update_fields=["closed_equity", "equity_high", "version", "updated_at"])
+    _state_save(state, "closed_equity", "equity_high")
     return entry
+
+
+def _state_save(state: PortfolioState, *fields: str) -> None:
+    """The one place the portfolio row is written (the caller holds its lock)."""
+    state.version += 1
+    state.save(update_fields=[*fields, "version", "updated_at"])
 
 
 @transaction.atomic
@@ -125,8 +136,7 @@ def trading_pause(*, reason: str, actor: str) -> PortfolioState:
     state = locked_state()
     state.paused, state.paused_reason = True, reason
     state.paused_at, state.paused_by = timezone.now(), actor
-    state.version += 1
-    state.save(update_fields=["paused", "paused_reason", "paused_at", "paused_by", "version", "updated_at"])
+    _state_save(state, "paused", "paused_reason", "paused_at", "paused_by")
     _audit(actor=actor, action="trading_paused", note=reason)
     return state
 
@@ -136,23 +146,18 @@ def trading_resume(*, actor: str) -> PortfolioState:
     state = locked_state()
     was_paused = state.paused
     state.paused, state.paused_reason, state.paused_at, state.paused_by = False, "", None, ""
-    state.version += 1
-    state.save(update_fields=["paused", "paused_reason", "paused_at", "paused_by", "version", "updated_at"])
+    _state_save(state, "paused", "paused_reason", "paused_at", "paused_by")
     if was_paused:
         _audit(actor=actor, action="trading_resumed")
     return state
 
 
 def _audit(*, actor: str, action: str, note: str = "") -> None:
-    from core.services import audit_record
-
     audit_record(actor=actor, action=action, target_type="portfolio", target_id="1", note=note)
 
 
 def statistics_bump(**increments) -> None:
     """Add to the running counters (one row, updated in the caller's transaction)."""
-    from django.db.models import F
-
     changes = {name: F(name) + value for name, value in increments.items()}
     if not TradingStatistics.objects.filter(pk=1).update(**changes):
         TradingStatistics.objects.get_or_create(pk=1)
@@ -160,9 +165,6 @@ def statistics_bump(**increments) -> None:
 
 
 def statistics_record_trade(*, pnl: Decimal, stop_exit: bool) -> None:
-    from django.db.models import F
-    from django.db.models.functions import Greatest, Least
-
     TradingStatistics.objects.get_or_create(pk=1)
     win = pnl > 0
     TradingStatistics.objects.filter(pk=1).update(
@@ -179,51 +181,35 @@ def statistics_record_trade(*, pnl: Decimal, stop_exit: bool) -> None:
     )
 
 
-def portfolio_totals_refresh(*, state: PortfolioState) -> None:
-    """Store the derived exposure on the (locked) state row for display and cheap reads."""
-    from portfolio.selectors import portfolio_exposure
-
-    exposure = portfolio_exposure()
-    state.total_risk_amount = exposure.risk.quantize(Decimal("0.01"))
-    state.total_vol_amount = exposure.vol.quantize(Decimal("0.01"))
-    state.margin_used = exposure.margin_used.quantize(Decimal("0.01"))
-    state.unrealized_pnl = exposure.unrealized_pnl.quantize(Decimal("0.01"))
-    state.version += 1
-    state.save(update_fields=["total_risk_amount", "total_vol_amount", "margin_used", "unrealized_pnl", "version",
-                              "updated_at"])
+def portfolio_totals_refresh(*, state: PortfolioState, exposure) -> None:
+    """Store the exposure derived from positions on the (locked) state row, for display and cheap reads."""
+    state.total_risk_amount = exposure.risk.quantize(CENT)
+    state.total_vol_amount = exposure.vol.quantize(CENT)
+    state.margin_used = exposure.margin_used.quantize(CENT)
+    state.unrealized_pnl = exposure.unrealized_pnl.quantize(CENT)
+    _state_save(state, "total_risk_amount", "total_vol_amount", "margin_used", "unrealized_pnl")
 
 
 @transaction.atomic
-def statistics_aggregate() -> TradingStatistics:
-    """Re-derive the trade counters from positions and the ledger (the sources of truth).
-
-    Signal counters are kept as signals finish (the signal log itself is pruned after 7 days).
-    """
-    from django.db.models import Count, Max, Min, Q, Sum
-
-    from positions.models import Position, PositionStatus
-
-    stats, _ = TradingStatistics.objects.select_for_update().get_or_create(pk=1)
-    closed = Position.objects.filter(status=PositionStatus.CLOSED)
-    figures = closed.aggregate(
-        trades=Count("pk"), wins=Count("pk", filter=Q(realized_pnl__gt=0)),
-        losses=Count("pk", filter=Q(realized_pnl__lt=0)), stops=Count("pk", filter=Q(exit_reason="PM_STOP_HIT")),
-        profit=Sum("realized_pnl", filter=Q(realized_pnl__gt=0)), loss=Sum("realized_pnl", filter=Q(realized_pnl__lt=0)),
-        net=Sum("realized_pnl"), best=Max("realized_pnl"), worst=Min("realized_pnl"),
-    )
-    opened = Position.objects.exclude(opened_at=None)
-    zero = Decimal("0")
-    stats.trades_closed = stats.exits = figures["trades"]
-    stats.winning_trades, stats.losing_trades, stats.stop_exits = figures["wins"], figures["losses"], figures["stops"]
-    stats.gross_profit, stats.gross_loss = figures["profit"] or zero, figures["loss"] or zero
-    stats.net_realized_pnl = figures["net"] or zero
-    stats.largest_win, stats.largest_loss = max(figures["best"] or zero, zero), min(figures["worst"] or zero, zero)
-    stats.base_entries = opened.filter(layer=1).count()
-    stats.pyramid_entries = opened.filter(layer__gt=1).count()
+def statistics_replace(*, trade_figures: dict) -> TradingStatistics:
+    """Re-derive the trade counters from the sources of truth: ``trade_figures`` from closed positions
+    (``positions.selectors.closed_trade_figures``), the drawdown from the ledger.  Signal counters are
+    kept as signals finish (the signal log itself is pruned after 7 days)."""
+    TradingStatistics.objects.get_or_create(pk=1)
+    stats = TradingStatistics.objects.select_for_update().get(pk=1)
+    for name, value in trade_figures.items():
+        setattr(stats, name, value)
     stats.max_drawdown = _max_drawdown()
     stats.aggregated_at = timezone.now()
     stats.save()
     return stats
+
+
+def instrument_mark(*, code: str, price: Decimal, at) -> bool:
+    """Record the instrument's latest bar close; False (nothing written) for a bar older than the
+    mark already held, so a late bar never moves anything on a stale price."""
+    return bool(Instrument.objects.filter(Q(mark_at__isnull=True) | Q(mark_at__lte=at), code=code)
+                .update(mark_price=price, mark_at=at))
 
 
 def _max_drawdown() -> Decimal:

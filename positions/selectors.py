@@ -1,14 +1,30 @@
-"""Reads for positions."""
+"""Reads for positions: live layers, the pyramiding state, intent batches, exposure, calendars.
+
+Nothing here writes: a missing pyramiding state reads as None (services create it when they lock it).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
-from positions.models import LIVE_STATUSES, OrderIntent, Position, PositionStatus, PyramidingState
+from portfolio.equity import blended_equity, free_margin, position_risk, position_vol
+from portfolio.models import Holiday, PortfolioState
+from positions.calendars import TradingCalendar
+from positions.models import (
+    LIVE_STATUSES,
+    IntentStatus,
+    OrderIntent,
+    Position,
+    PositionStatus,
+    PyramidingState,
+)
 from positions.models.intent import UNRESOLVED_INTENT_STATUSES
 from positions.pnl import unrealized_pnl
+
+ZERO = Decimal("0")
 
 
 def live_position(*, instrument: str, layer: int) -> Position | None:
@@ -22,18 +38,21 @@ def open_positions(*, instrument: str, lock: bool = False) -> list[Position]:
     return list(qs.select_related("instrument").order_by("layer", "id"))
 
 
-def pyramiding_state(*, instrument: str, lock: bool = False) -> PyramidingState:
-    qs = PyramidingState.objects.select_related("base_position")
-    if lock:
-        qs = qs.select_for_update(of=("self",))
-    state = qs.filter(instrument_id=instrument).first()
-    return state if state is not None else PyramidingState.objects.create(instrument_id=instrument)
+def pyramiding_state(*, instrument: str) -> PyramidingState | None:
+    return PyramidingState.objects.select_related("base_position").filter(instrument_id=instrument).first()
 
 
 def open_base(*, instrument: str) -> Position | None:
     """The instrument's current base position, if it is open."""
-    base = pyramiding_state(instrument=instrument).base_position
+    state = pyramiding_state(instrument=instrument)
+    base = state.base_position if state is not None else None
     return base if base is not None and base.status == PositionStatus.OPEN else None
+
+
+def last_entry_price(*, instrument: str) -> Decimal | None:
+    """Signal price of the latest executed base entry or pyramid of the instrument."""
+    state = pyramiding_state(instrument=instrument)
+    return state.last_pyramid_price if state is not None else None
 
 
 def pyramids_since(*, base: Position) -> int:
@@ -52,7 +71,7 @@ def instrument_open_pnl(*, instrument: str, price: Decimal, point_value: Decimal
             unrealized_pnl(entry_price=p.entry_price, mark_price=price, lots=p.lots, point_value=point_value)
             for p in Position.objects.filter(instrument_id=instrument, status=PositionStatus.OPEN)
         ),
-        Decimal("0"),
+        ZERO,
     )
 
 
@@ -60,3 +79,94 @@ def has_unresolved_intents(*, instrument: str) -> bool:
     return OrderIntent.objects.filter(
         position__instrument_id=instrument, status__in=UNRESOLVED_INTENT_STATUSES
     ).exists()
+
+
+def signal_has_sent_orders(*, signal_id: int) -> bool:
+    """Whether any order of the signal left the outbox (anything beyond PENDING or a never-sent cancel)."""
+    return OrderIntent.objects.filter(signal_id=signal_id).exclude(status=IntentStatus.PENDING).exists()
+
+
+def signal_positions(*, signal_id: int, status: str, opened_by: bool) -> list[int]:
+    """Ids of the positions in ``status`` that the signal opened (``opened_by``) or is closing."""
+    link = {"entry_signal_id": signal_id} if opened_by else {"exit_signal_id": signal_id}
+    return list(Position.objects.filter(status=status, **link).order_by("id").values_list("pk", flat=True))
+
+
+def _attempt(intent: OrderIntent) -> int:
+    return int(intent.client_order_id.rsplit("-", 1)[1])
+
+
+def current_batch(position: Position, purpose: str) -> list[OrderIntent]:
+    """The intents of the latest attempt of ``purpose`` (earlier failed exit attempts are history)."""
+    intents = list(position.intents.filter(purpose=purpose).order_by("sequence", "id"))
+    if not intents:
+        return []
+    latest = max(_attempt(i) for i in intents)
+    return [i for i in intents if _attempt(i) == latest]
+
+
+def trading_calendar(exchange: str) -> TradingCalendar:
+    return TradingCalendar(frozenset(Holiday.objects.filter(exchange=exchange).values_list("date", flat=True)))
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Portfolio totals derived from positions (never stored as the source of truth)."""
+
+    margin_used: Decimal
+    risk: Decimal
+    vol: Decimal
+    unrealized_pnl: Decimal
+
+    def blended(self, state: PortfolioState) -> Decimal:
+        return blended_equity(
+            closed_equity=state.closed_equity, unrealized_pnl=self.unrealized_pnl, weight=state.unrealized_weight
+        )
+
+    def margin_free(self, state: PortfolioState) -> Decimal:
+        return free_margin(
+            equity_high=state.equity_high, margin_in_use=self.margin_used,
+            margin_limit_percent=state.margin_limit_percent,
+        )
+
+
+def portfolio_exposure() -> Exposure:
+    """Margin, risk and volatility of positions that hold or are acquiring margin (opening, open);
+    unrealized P&L of positions still held (open, closing), marked at the instrument's last bar."""
+    margin = risk = vol = unrealized = ZERO
+    rows = Position.objects.filter(status__in=LIVE_STATUSES).select_related("instrument")
+    for p in rows:
+        inst = p.instrument
+        entry = p.entry_price if p.entry_price is not None else p.signal_price
+        if p.status in (PositionStatus.OPENING, PositionStatus.OPEN):
+            margin += p.lots * inst.margin_per_lot
+            risk += position_risk(
+                entry_price=entry, current_stop=p.current_stop, lots=p.lots, point_value=inst.point_value
+            )
+            vol += position_vol(entry_atr=p.entry_atr, lots=p.lots, point_value=inst.point_value)
+        if p.status in (PositionStatus.OPEN, PositionStatus.CLOSING):
+            mark = inst.mark_price if inst.mark_price is not None else entry
+            unrealized += unrealized_pnl(
+                entry_price=entry, mark_price=mark, lots=p.lots, point_value=inst.point_value
+            )
+    return Exposure(margin_used=margin, risk=risk, vol=vol, unrealized_pnl=unrealized)
+
+
+def closed_trade_figures() -> dict:
+    """Trade counters re-derived from closed positions (the source of truth for statistics)."""
+    closed = Position.objects.filter(status=PositionStatus.CLOSED)
+    figures = closed.aggregate(
+        trades=Count("pk"), wins=Count("pk", filter=Q(realized_pnl__gt=0)),
+        losses=Count("pk", filter=Q(realized_pnl__lt=0)), stops=Count("pk", filter=Q(exit_reason="PM_STOP_HIT")),
+        profit=Sum("realized_pnl", filter=Q(realized_pnl__gt=0)), loss=Sum("realized_pnl", filter=Q(realized_pnl__lt=0)),
+        net=Sum("realized_pnl"), best=Max("realized_pnl"), worst=Min("realized_pnl"),
+    )
+    opened = Position.objects.exclude(opened_at=None)
+    return {
+        "trades_closed": figures["trades"], "exits": figures["trades"], "winning_trades": figures["wins"],
+        "losing_trades": figures["losses"], "stop_exits": figures["stops"],
+        "gross_profit": figures["profit"] or ZERO, "gross_loss": figures["loss"] or ZERO,
+        "net_realized_pnl": figures["net"] or ZERO, "largest_win": max(figures["best"] or ZERO, ZERO),
+        "largest_loss": min(figures["worst"] or ZERO, ZERO),
+        "base_entries": opened.filter(layer=1).count(), "pyramid_entries": opened.filter(layer__gt=1).count(),
+    }

@@ -56,7 +56,7 @@ def in_flight_keys() -> set[Key]:
     settled, exits filled but not yet booked, rollovers in progress."""
     from positions.models import IntentPurpose, IntentStatus, OrderIntent, Position
     from positions.models.intent import UNRESOLVED_INTENT_STATUSES
-    from positions.services.settle import current_batch
+    from positions.selectors import current_batch
 
     keys: set[Key] = set(
         OrderIntent.objects.filter(status__in=UNRESOLVED_INTENT_STATUSES).values_list("symbol", "exchange")

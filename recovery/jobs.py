@@ -56,14 +56,15 @@ def _orphaned_locks():
 
 
 def _statistics():
-    from portfolio.services import statistics_aggregate
+    from portfolio.services import statistics_replace
+    from positions.selectors import closed_trade_figures
 
-    stats = statistics_aggregate()
+    stats = statistics_replace(trade_figures=closed_trade_figures())
     return {"trades_closed": stats.trades_closed}
 
 
 def _signal_cleanup():
-    from signals.services import signal_log_cleanup
+    from signals.services.inbox import signal_log_cleanup
 
     return {"deleted": signal_log_cleanup(older_than_days=7)}
 

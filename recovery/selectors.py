@@ -1,8 +1,14 @@
-"""Reads for startup recovery: held positions to validate and every piece of half-done work."""
+"""Reads of the ops layer: held positions to validate, every piece of half-done work, and the
+portfolio summary (equity, exposure, statistics, pause, open discrepancies)."""
 
 from __future__ import annotations
 
-from reconciliation.selectors import HOLDING_STATUSES
+from decimal import Decimal
+
+from portfolio.selectors import portfolio_state, trading_statistics
+from portfolio.services import PortfolioNotInitialised
+from positions.selectors import portfolio_exposure
+from reconciliation.selectors import HOLDING_STATUSES, open_discrepancy_count
 
 
 def held_position_facts() -> list:
@@ -52,4 +58,27 @@ def incomplete_work() -> dict[str, list[dict]]:
         "intents": listed(OrderIntent.objects.filter(status__in=UNRESOLVED_INTENT_STATUSES).order_by("id"),
                           "id", "client_order_id", "position_id", "position__instrument_id", "purpose", "status",
                           "symbol"),
+    }
+
+
+def _percent(amount: Decimal, of: Decimal) -> Decimal:
+    return (amount * 100 / of).quantize(Decimal("0.001")) if of > 0 else Decimal("0")
+
+
+def portfolio_summary() -> dict:
+    state = portfolio_state()
+    if state is None:
+        raise PortfolioNotInitialised("Portfolio not initialised: run `manage.py init_portfolio --capital N`.")
+    exposure = portfolio_exposure()
+    blended = exposure.blended(state)
+    statistics = trading_statistics()
+    cent = Decimal("0.01")
+    return {
+        "closed_equity": state.closed_equity, "equity_high": state.equity_high,
+        "blended_equity": blended.quantize(cent), "unrealized_pnl": exposure.unrealized_pnl.quantize(cent),
+        "total_risk_amount": exposure.risk.quantize(cent), "total_risk_percent": _percent(exposure.risk, blended),
+        "total_vol_amount": exposure.vol.quantize(cent), "total_vol_percent": _percent(exposure.vol, blended),
+        "margin_used": exposure.margin_used.quantize(cent), "margin_free": exposure.margin_free(state).quantize(cent),
+        "paused": state.paused, "paused_reason": state.paused_reason,
+        "open_discrepancies": open_discrepancy_count(), "statistics": statistics,
     }

@@ -11,28 +11,25 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q
 
 from portfolio.gates import Check, new_position_risk, new_position_vol, portfolio_gate, pyramid_gates
 from portfolio.models import Instrument
-from portfolio.selectors import instrument_params, portfolio_exposure
-from portfolio.services import locked_state
+from portfolio.selectors import instrument_params
+from portfolio.services import instrument_mark, locked_state
 from portfolio.sizing import size_base_entry, size_pyramid
-from positions.pnl import unrealized_pnl
 from positions.selectors import (
     instrument_open_pnl,
+    last_entry_price,
     live_position,
     open_base,
     open_positions,
-    pyramiding_state,
+    portfolio_exposure,
     pyramids_since,
 )
+from positions.services.lifecycle import STOP_HIT, positions_trail
 from positions.services.planning import EntryOrder, entry_plan, exit_plan
-from positions.stops import stop_hit, trail_stop
 from signals.checks import age_checks, checks_json, control_checks, first_failure, outcome_for, signal_number
 from signals.models import SignalLog, SignalStatus, SignalType
-
-STOP_HIT_REASON = "PM_STOP_HIT"
 
 
 @dataclass
@@ -137,7 +134,7 @@ def decide_pyramid(signal: SignalLog) -> Decision:
               Check("layer_open", existing is None, {"position_id": existing.pk if existing else None})]
     price = signal_number(signal, "price")
     if base is not None:
-        last_entry = pyramiding_state(instrument=instrument.code).last_pyramid_price or base.signal_price
+        last_entry = last_entry_price(instrument=instrument.code) or base.signal_price
         checks += pyramid_gates(
             price=price, atr=signal_number(signal, "atr"), base_entry_price=base.entry_price,
             base_initial_stop=base.initial_stop, last_entry_price=last_entry,
@@ -181,29 +178,15 @@ def decide_market_data(signal: SignalLog) -> Decision:
     """Mark the instrument, trail every open position's stop, exit those whose stop is hit."""
     instrument = signal.instrument
     price, atr = signal_number(signal, "price"), signal_number(signal, "atr")
-    newest = Instrument.objects.filter(
-        Q(mark_at__isnull=True) | Q(mark_at__lte=signal.signal_timestamp), code=instrument.code
-    ).update(mark_price=price, mark_at=signal.signal_timestamp)
-    if not newest:
+    if not instrument_mark(code=instrument.code, price=price, at=signal.signal_timestamp):
         # An older bar arriving after a newer one must not move stops or trigger exits on stale prices.
         return Decision(SignalStatus.EXECUTED, "", {"out_of_order": True, "stops_moved": [], "exits_triggered": []})
-    stops_moved, exits = [], []
     positions = open_positions(instrument=instrument.code, lock=True)
-    for position in positions:
-        update = trail_stop(current_stop=position.current_stop, highest_close=position.highest_close, price=price,
-                            atr=atr, multiple=instrument.trailing_stop_atr_multiple)
-        if update.moved:
-            stops_moved.append({"position_id": position.pk, "label": position.label,
-                                "old_stop": str(position.current_stop), "new_stop": str(update.stop)})
-        position.current_stop, position.highest_close = update.stop, update.highest_close
-        position.unrealized_pnl = unrealized_pnl(entry_price=position.entry_price, mark_price=price,
-                                                 lots=position.lots, point_value=instrument.point_value)
-        position.save(update_fields=["current_stop", "highest_close", "unrealized_pnl", "updated_at"])
-        if stop_hit(price=price, stop=update.stop) and exit_plan(
-            position=position, reason=STOP_HIT_REASON, reference_price=price, signal=signal
-        ):
-            exits.append({"position_id": position.pk, "label": position.label, "stop": str(update.stop)})
-    result = {"positions_checked": len(positions), "stops_moved": stops_moved, "exits_triggered": exits}
+    trail = positions_trail(positions=positions, price=price, atr=atr,
+                            multiple=instrument.trailing_stop_atr_multiple, point_value=instrument.point_value)
+    exits = [{"position_id": p.pk, "label": p.label, "stop": str(p.current_stop)} for p in trail.stop_hits
+             if exit_plan(position=p, reason=STOP_HIT, reference_price=price, signal=signal)]
+    result = {"positions_checked": len(positions), "stops_moved": trail.stops_moved, "exits_triggered": exits}
     if not exits:
         return Decision(SignalStatus.EXECUTED, "", result)
     return Decision(None, "", result, [e["position_id"] for e in exits])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
+from celery import current_app
 from django.db import close_old_connections, connection
 
 from core import metrics
@@ -27,10 +28,9 @@ def enqueue_execution(instrument: str) -> None:
     (the task clears it before it claims anything), so a burst of signals costs one task, not one
     each.  The mark expires, and the sweeper re-kicks accepted signals, so a lost task is harmless.
     """
-    from config.celery import app
     from signals.tasks import execute_instrument
 
-    if app.conf.task_always_eager:
+    if current_app.conf.task_always_eager:
         run_executor(instrument)
         return
     try:

@@ -13,10 +13,11 @@ from core.instance import instance_id
 from core.locks import LockBusy, instrument_lock, signal_lock
 from positions.broker import Broker
 from positions.broker.factory import get_broker
+from positions.selectors import signal_has_sent_orders
 from positions.services.settle import Settlement, position_drive
 from signals.decisions import Decision, decide
 from signals.models import SignalLog, SignalStatus
-from signals.services import signal_claim_next, signal_finish, signal_release, signal_settle
+from signals.services.inbox import signal_claim_next, signal_finish, signal_release, signal_settle
 
 log = structlog.get_logger(__name__)
 
@@ -57,17 +58,11 @@ def _process(signal: SignalLog, broker: Broker, me: str) -> bool:
         raise  # a Celery worker retries with backoff; the sweeper hands back an abandoned claim
     except Exception as exc:  # a bug must not wedge the queue: fail this signal loudly
         log.exception("executor_internal_error")
-        if not _has_sent_orders(signal.pk):
+        if not signal_has_sent_orders(signal_id=signal.pk):
             signal_finish(signal_id=signal.pk, status=SignalStatus.FAILED, reason="internal_error",
                           result={"error": repr(exc)[:500]}, instance=me)
         alert("signal_failed", signal_id=signal.pk, reason="internal_error", error=repr(exc)[:200])
         return True
-
-
-def _has_sent_orders(signal_id: int) -> bool:
-    from positions.models import IntentStatus, OrderIntent
-
-    return OrderIntent.objects.filter(signal_id=signal_id).exclude(status=IntentStatus.PENDING).exists()
 
 
 def _decide(claimed: SignalLog, me: str) -> Decision | None:

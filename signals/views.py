@@ -21,7 +21,7 @@ from core import metrics
 from core.alerts import alert
 from signals.instruments import known_instruments
 from signals.payloads import PayloadInvalid, validate_payload
-from signals.services import ACCEPTED, signal_ingest
+from signals.services.ingest import ACCEPTED, signal_ingest
 from signals.throttle import client_address, record_auth_failure
 
 log = structlog.get_logger(__name__)

@@ -74,20 +74,20 @@ class PaperBroker:
         return order_id
 
     def _apply_fill(self, request: OrderRequest, price: Decimal) -> None:
-        position, _ = PaperPosition.objects.select_for_update().get_or_create(
+        holding, _ = PaperPosition.objects.select_for_update().get_or_create(
             symbol=request.symbol, exchange=request.exchange
         )
         signed = request.quantity if request.action == "BUY" else -request.quantity
-        old, new = position.net_quantity, position.net_quantity + signed
+        old, new = holding.net_quantity, holding.net_quantity + signed
         if new == 0:
-            position.average_price = Decimal("0")
+            holding.average_price = Decimal("0")
         elif old == 0 or (old > 0) != (new > 0):
-            position.average_price = price  # opening, or flipping through zero
+            holding.average_price = price  # opening, or flipping through zero
         elif (old > 0) == (signed > 0):
-            weighted = position.average_price * abs(old) + price * abs(signed)
-            position.average_price = (weighted / abs(new)).quantize(FOUR_PLACES)
-        position.net_quantity = new
-        position.save()
+            weighted = holding.average_price * abs(old) + price * abs(signed)
+            holding.average_price = (weighted / abs(new)).quantize(FOUR_PLACES)
+        holding.net_quantity = new
+        holding.save()
 
     def _status(self, order: PaperOrder) -> OrderStatus:
         return OrderStatus(

@@ -1,10 +1,10 @@
 """Ops repairs of our books when they disagree with the broker (DESIGN §10 admin triage).
 
 None of these sends an order: the broker already is where ops say it is, and these functions bring
-our books there.  Each is one transaction that takes the same locks in the same order as booking
-(instrument → portfolio row → position), validates everything before writing anything, and raises
-``ValidationError`` naming the bad field.  Money moves only through the ledger service, so a closed
-position's P&L is booked exactly once (the ledger's unique TRADING_PNL per position enforces it).
+our books there.  Each is one transaction that takes the same locks in the same order as every
+position writer (instrument → portfolio row → position), validates everything before writing
+anything, and raises ``ValidationError`` naming the bad field; the writes themselves are the
+position lifecycle's (``lifecycle.py``), the same ones the broker fills drive.
 
 Auditing (who, why) is the caller's job: the triage services record it with the discrepancy.
 """
@@ -12,26 +12,31 @@ Auditing (who, why) is the caller's job: the triage services record it with the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from core.locks import instrument_lock
 from portfolio.gates import new_position_risk, new_position_vol
-from portfolio.models import ContractKind, Instrument, TransactionKind
-from portfolio.services import ledger_post, locked_state, portfolio_totals_refresh, statistics_record_trade
+from portfolio.models import ContractKind, Instrument
+from portfolio.services import locked_state
 from positions.models import IntentStatus, Position, PositionStatus
 from positions.models.intent import UNRESOLVED_INTENT_STATUSES
-from positions.pnl import futures_pnl, synthetic_price
-from positions.selectors import live_position, pyramiding_state
-from positions.services.booking import _lock as lock_position
+from positions.pnl import synthetic_price
+from positions.selectors import live_position
+from positions.services.intents import intents_cancel_pending
+from positions.services.lifecycle import (
+    HOLDING,
+    position_close,
+    position_create,
+    position_lock,
+    position_resize,
+    position_set_base,
+    totals_refresh,
+)
 from positions.symbols import parse_symbol
-
-CENT = Decimal("0.01")
-HOLDING = (PositionStatus.OPEN, PositionStatus.CLOSING)
 
 
 @dataclass(frozen=True)
@@ -63,35 +68,14 @@ def _refuse_orders_in_flight(position: Position) -> None:
 @transaction.atomic
 def position_close_at_price(*, position_id: int, price, actor: str, reason: str) -> Position:
     """Close a position that the broker no longer holds, at the price ops give; books its P&L once.
-
-    P&L = (price − entry) × lots × point value (DESIGN §7; for Bank Nifty the price is the synthetic
-    price, whose P&L equals the legs' when the point value is the units per lot).  Exit orders that
-    were recorded but never sent are cancelled so they can never go out.
-    """
+    Exit orders that were recorded but never sent are cancelled so they can never go out."""
     price = _positive(price, "price")
-    position, state = lock_position(position_id)
+    position, _state = position_lock(position_id)
     if position.status not in HOLDING:
         raise ValidationError({"position": f"{position.label} #{position.pk} is {position.status}, not open"})
     _refuse_orders_in_flight(position)
-    position.intents.filter(status=IntentStatus.PENDING).update(
-        status=IntentStatus.CANCELLED, error="not sent: position closed by ops at a price", updated_at=timezone.now()
-    )
-    pnl = futures_pnl(entry_price=position.entry_price, exit_price=price, lots=position.lots,
-                      point_value=position.instrument.point_value).quantize(CENT, rounding=ROUND_HALF_EVEN)
-    position.status, position.exit_price, position.realized_pnl = PositionStatus.CLOSED, price, pnl
-    position.exit_reason = reason[:100]
-    position.closed_at, position.unrealized_pnl = timezone.now(), Decimal("0")
-    position.version += 1
-    position.save()
-    ledger_post(state=state, kind=TransactionKind.TRADING_PNL, amount=pnl, actor=actor, position=position,
-                note=f"{position.label} closed by ops at {price}: {reason}"[:200])
-    pyramiding = pyramiding_state(instrument=position.instrument_id, lock=True)
-    if pyramiding.base_position_id == position.pk:
-        pyramiding.base_position = None
-        pyramiding.save()
-    statistics_record_trade(pnl=pnl, stop_exit=False)
-    portfolio_totals_refresh(state=state)
-    return position
+    intents_cancel_pending(position_id=position.pk, error="not sent: position closed by ops at a price")
+    return position_close(position_id=position.pk, actor=actor, price=price, reason=reason)
 
 
 @transaction.atomic
@@ -103,19 +87,11 @@ def position_adopt_lots(*, position_id: int, lots, actor: str) -> tuple[int, Pos
     """
     if isinstance(lots, bool) or not isinstance(lots, int) or lots < 1:
         raise ValidationError({"lots": f"must be a whole number of at least 1, got {lots!r}"})
-    position, state = lock_position(position_id)
+    position, _state = position_lock(position_id)
     if position.status != PositionStatus.OPEN:
         raise ValidationError({"position": f"{position.label} #{position.pk} is {position.status}, not open"})
     _refuse_orders_in_flight(position)
-    before = position.lots
-    if lots != before:
-        Position.objects.filter(pk=position.pk).update(
-            lots=lots, quantity=lots * position.instrument.order_quantity_per_lot, version=F("version") + 1,
-            updated_at=timezone.now(),
-        )
-        portfolio_totals_refresh(state=state)
-        position.refresh_from_db()
-    return before, position
+    return position_resize(position_id=position.pk, lots=lots)
 
 
 def _import_symbols(instrument: Instrument, legs: list[BrokerLeg]) -> dict:
@@ -205,13 +181,11 @@ def position_import(*, instrument: str, layer: int, legs: list[BrokerLeg], initi
     )
     try:
         with transaction.atomic():
-            position = Position.objects.create(**values)
+            position = position_create(**values)
     except IntegrityError:
         raise ValidationError({"layer": f"layer {layer} of {inst.code} was taken meanwhile"}) from None
     if layer == 1:
-        pyramiding = pyramiding_state(instrument=inst.code, lock=True)
-        pyramiding.base_position, pyramiding.last_pyramid_price = position, entry
-        pyramiding.save()
-    portfolio_totals_refresh(state=state)
+        position_set_base(position=position)
+    totals_refresh(state=state)
     return position
 

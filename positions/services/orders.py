@@ -1,8 +1,9 @@
 """Phase 2: send committed intents to the broker and confirm them, one state transition at a time.
 
-Every transition is a conditional UPDATE on the intent row, so two actors (a slow worker and the
-recovery sweeper, say) can never both send the same intent: ``PENDING → SENT`` succeeds once.
-An unclear outcome becomes ``UNKNOWN`` and is resolved by looking the order up, never by resending.
+Every transition goes through ``intents.intent_transition`` (row locked, applied only from the
+expected states), so two actors (a slow worker and the recovery sweeper, say) can never both send
+the same intent: ``PENDING → SENT`` succeeds once.  An unclear outcome becomes ``UNKNOWN`` and is
+resolved by looking the order up, never by resending.
 """
 
 from __future__ import annotations
@@ -29,20 +30,12 @@ from positions.broker import (
     OrderStatus,
 )
 from positions.models import IntentStatus, OrderIntent
+from positions.services.intents import intent_transition
 
 log = structlog.get_logger(__name__)
 
 CONFIRM_DELAYS = (0.0, 0.2, 0.5, 1.0, 1.5)  # ~3 s of polling before leaving an order to recovery
 NOT_FOUND_GRACE = timedelta(seconds=60)  # an order absent this long after sending was never placed
-
-
-def _transition(intent: OrderIntent, *, source: tuple[str, ...], **fields) -> bool:
-    """Apply ``fields`` only if the intent is still in one of ``source``; refresh it either way."""
-    updated = OrderIntent.objects.filter(pk=intent.pk, status__in=source).update(
-        updated_at=timezone.now(), **fields
-    )
-    intent.refresh_from_db()
-    return updated == 1
 
 
 def _timed(endpoint: str, fn, *args):
@@ -59,7 +52,7 @@ def _timed(endpoint: str, fn, *args):
 
 def intent_send(*, intent: OrderIntent, broker: Broker) -> OrderIntent:
     """Send one PENDING intent exactly once and confirm it as far as the broker lets us."""
-    if not _transition(intent, source=(IntentStatus.PENDING,), status=IntentStatus.SENT,
+    if not intent_transition(intent, source=(IntentStatus.PENDING,), status=IntentStatus.SENT,
                        sent_at=timezone.now(), attempts=F("attempts") + 1):
         return intent  # someone else sent it, or it was cancelled: not ours to send
     request = OrderRequest(
@@ -70,21 +63,21 @@ def intent_send(*, intent: OrderIntent, broker: Broker) -> OrderIntent:
     try:
         order_id = _timed("place_order", broker.place_order, request)
     except BrokerRejected as exc:
-        _transition(intent, source=(IntentStatus.SENT,), status=IntentStatus.REJECTED, error=str(exc)[:500])
+        intent_transition(intent, source=(IntentStatus.SENT,), status=IntentStatus.REJECTED, error=str(exc)[:500])
         return intent
     except BrokerUnavailable as exc:
         # The request did not reach the broker: nothing was placed.
         alert("broker_unreachable", every=60, error=str(exc)[:200])
-        _transition(intent, source=(IntentStatus.SENT,), status=IntentStatus.CANCELLED,
+        intent_transition(intent, source=(IntentStatus.SENT,), status=IntentStatus.CANCELLED,
                     error=f"broker_unavailable: {exc}"[:500])
         return intent
     except BrokerOutcomeUnknown as exc:
         metrics.broker_unknown_outcomes.inc()
         log.warning("broker_outcome_unknown", client_order_id=intent.client_order_id, error=str(exc))
-        _transition(intent, source=(IntentStatus.SENT,), status=IntentStatus.UNKNOWN, error=str(exc)[:500])
+        intent_transition(intent, source=(IntentStatus.SENT,), status=IntentStatus.UNKNOWN, error=str(exc)[:500])
         return intent_resolve(intent=intent, broker=broker)
     fault_point("after_broker_accept")
-    _transition(intent, source=(IntentStatus.SENT, IntentStatus.UNKNOWN), status=IntentStatus.ACCEPTED,
+    intent_transition(intent, source=(IntentStatus.SENT, IntentStatus.UNKNOWN), status=IntentStatus.ACCEPTED,
                 broker_order_id=order_id, accepted_at=timezone.now())
     return intent_confirm(intent=intent, broker=broker)
 
@@ -111,16 +104,16 @@ def _apply_status(intent: OrderIntent, status: OrderStatus) -> bool:
     common = {"broker_order_id": status.order_id}
     if status.status == OrderState.COMPLETE and status.average_price:
         filled = status.filled_quantity or status.quantity
-        return _transition(intent, source=source, status=IntentStatus.FILLED, fill_price=Decimal(status.average_price),
+        return intent_transition(intent, source=source, status=IntentStatus.FILLED, fill_price=Decimal(status.average_price),
                            filled_quantity=filled, filled_at=timezone.now(), **common)
     if status.status == OrderState.REJECTED:
-        return _transition(intent, source=source, status=IntentStatus.REJECTED,
+        return intent_transition(intent, source=source, status=IntentStatus.REJECTED,
                            error=(status.message or "rejected by broker")[:500], **common)
     if status.status == OrderState.CANCELLED:
-        return _transition(intent, source=source, status=IntentStatus.CANCELLED,
+        return intent_transition(intent, source=source, status=IntentStatus.CANCELLED,
                            error=(status.message or "cancelled at broker")[:500], **common)
     if intent.status != IntentStatus.ACCEPTED:
-        _transition(intent, source=source, status=IntentStatus.ACCEPTED, accepted_at=timezone.now(), **common)
+        intent_transition(intent, source=source, status=IntentStatus.ACCEPTED, accepted_at=timezone.now(), **common)
     return False
 
 
@@ -140,7 +133,7 @@ def intent_resolve(*, intent: OrderIntent, broker: Broker, now=None) -> OrderInt
         return intent
     sent_at = intent.sent_at or intent.created_at
     if (now or timezone.now()) - sent_at >= NOT_FOUND_GRACE:
-        _transition(intent, source=(IntentStatus.SENT, IntentStatus.UNKNOWN), status=IntentStatus.CANCELLED,
+        intent_transition(intent, source=(IntentStatus.SENT, IntentStatus.UNKNOWN), status=IntentStatus.CANCELLED,
                     error=f"broker_unavailable: not found at the broker {NOT_FOUND_GRACE.seconds}s after "
                           "sending, so it never reached it")
     return intent

@@ -15,7 +15,9 @@ from core.faults import fault_point
 from positions.broker import Broker
 from positions.models import IntentPurpose, IntentStatus, OrderIntent, Position, PositionStatus
 from positions.models.intent import UNRESOLVED_INTENT_STATUSES
-from positions.services import booking
+from positions.selectors import current_batch
+from positions.services import lifecycle
+from positions.services.intents import intents_cancel_pending
 from positions.services.orders import intent_resolve, intent_send
 from positions.services.planning import reversal_plan
 
@@ -40,19 +42,6 @@ class Settlement:
         return self.outcome in (OPENED, CLOSED)
 
 
-def _attempt(intent: OrderIntent) -> int:
-    return int(intent.client_order_id.rsplit("-", 1)[1])
-
-
-def current_batch(position: Position, purpose: str) -> list[OrderIntent]:
-    """The intents of the latest attempt of ``purpose`` (earlier failed exit attempts are history)."""
-    intents = list(position.intents.filter(purpose=purpose).order_by("sequence", "id"))
-    if not intents:
-        return []
-    latest = max(_attempt(i) for i in intents)
-    return [i for i in intents if _attempt(i) == latest]
-
-
 def _advance(batch: list[OrderIntent], broker: Broker, now=None) -> None:
     """Resolve unclear legs and send pending ones in order; stop at the first leg not filled."""
     for intent in batch:
@@ -64,11 +53,7 @@ def _advance(batch: list[OrderIntent], broker: Broker, now=None) -> None:
             break
     if any(i.status in (IntentStatus.REJECTED, IntentStatus.CANCELLED) for i in batch):
         # A leg failed for good: the legs after it must never be sent.
-        OrderIntent.objects.filter(pk__in=[i.pk for i in batch], status=IntentStatus.PENDING).update(
-            status=IntentStatus.CANCELLED, error="not sent: an earlier leg failed"
-        )
-        for intent in batch:
-            intent.refresh_from_db()
+        intents_cancel_pending(intents=batch, error="not sent: an earlier leg failed")
 
 
 def _failure_reason(batch: list[OrderIntent]) -> str:
@@ -105,7 +90,7 @@ def _drive_entry(position: Position, broker: Broker, now) -> Settlement:
     _advance(batch, broker, now)
     if all(i.status == IntentStatus.FILLED for i in batch):
         fault_point("before_booking")
-        booking.entry_book(position_id=position.pk)
+        lifecycle.position_open(position_id=position.pk)
         return Settlement(position.pk, OPENED, detail=_detail(batch))
     if any(i.status in UNRESOLVED_INTENT_STATUSES for i in batch):
         return Settlement(position.pk, UNRESOLVED, "broker_outcome_unknown", _detail(batch))
@@ -119,7 +104,7 @@ def _drive_entry(position: Position, broker: Broker, now) -> Settlement:
     if any(i.status in UNRESOLVED_INTENT_STATUSES for i in reversals):
         return Settlement(position.pk, UNRESOLVED, "broker_outcome_unknown", detail)
     naked = any(i.status != IntentStatus.FILLED for i in reversals)
-    booking.entry_fail(position_id=position.pk, note="naked leg: reversal failed" if naked else reason)
+    lifecycle.position_fail_entry(position_id=position.pk, note="naked leg: reversal failed" if naked else reason)
     if naked:
         log.critical("naked_leg", position_id=position.pk, label=position.label)
         return Settlement(position.pk, NAKED_LEG, reason, detail)
@@ -132,13 +117,13 @@ def _drive_exit(position: Position, broker: Broker, now) -> Settlement:
     detail = _detail(batch)
     if batch and all(i.status == IntentStatus.FILLED for i in batch):
         fault_point("before_booking")
-        booking.exit_book(position_id=position.pk)
+        lifecycle.position_close(position_id=position.pk, actor="system")
         return Settlement(position.pk, CLOSED, detail=detail)
     if any(i.status in UNRESOLVED_INTENT_STATUSES for i in batch):
         return Settlement(position.pk, UNRESOLVED, "broker_outcome_unknown", detail)
     reason = _failure_reason(batch)
     if not any(i.status == IntentStatus.FILLED for i in batch):
-        booking.exit_revert(position_id=position.pk)  # nothing sold: the position is simply still open
+        lifecycle.position_exit_revert(position_id=position.pk)  # nothing sold: the position is simply still open
         return Settlement(position.pk, EXIT_FAILED, reason, detail)
     log.critical("exit_partially_filled", position_id=position.pk, label=position.label)
     return Settlement(position.pk, EXIT_PARTIAL, reason, detail)

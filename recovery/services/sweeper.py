@@ -23,10 +23,13 @@ from core.instance import instance_id
 from core.locks import instrument_lock, revoke_abandoned_lock
 from positions.broker import Broker
 from positions.broker.factory import get_broker
-from positions.models import IntentStatus, OrderIntent, Position, PositionStatus
+from positions.models import Position, PositionStatus
+from positions.selectors import signal_has_sent_orders, signal_positions
+from positions.services.intents import intents_cancel_pending
+from positions.services.lifecycle import position_exit_revert, position_fail_entry
 from positions.services.settle import position_drive, settlement_of
 from signals.models import SignalLog, SignalStatus
-from signals.services import signal_settle
+from signals.services.inbox import signal_release, signal_settle
 
 log = structlog.get_logger(__name__)
 
@@ -51,26 +54,22 @@ def sweep(*, broker: Broker | None = None, now: datetime | None = None, kick: bo
 
 @transaction.atomic
 def _release_if_unsent(*, signal_id: int, instrument: str, now: datetime) -> bool:
+    """Hand back a signal whose claim expired and whose orders never left: its never-sent intents are
+    cancelled (a slow worker waking up later can no longer send them), its opening positions fail, its
+    closing positions reopen — in one transaction under the instrument lock."""
     instrument_lock(instrument)
     signal = SignalLog.objects.select_for_update().get(pk=signal_id)
     if signal.status != SignalStatus.PROCESSING or signal.claim_expires_at is None or signal.claim_expires_at >= now:
         return False
-    intents = OrderIntent.objects.filter(signal=signal)
-    if intents.exclude(status__in=[IntentStatus.PENDING, IntentStatus.CANCELLED]).exists():
+    if signal_has_sent_orders(signal_id=signal_id):
         return False  # orders left: recovery resolves them (step 2)
-    intents.filter(status=IntentStatus.PENDING).update(
-        status=IntentStatus.CANCELLED, error="abandoned before sending; the signal was re-queued", updated_at=now
-    )
-    Position.objects.filter(entry_signal=signal, status=PositionStatus.OPENING).update(
-        status=PositionStatus.FAILED, exit_reason="entry abandoned before sending", updated_at=now
-    )
-    Position.objects.filter(exit_signal=signal, status=PositionStatus.CLOSING).update(
-        status=PositionStatus.OPEN, exit_reason="", exit_signal=None, updated_at=now
-    )
-    signal.status, signal.claim_expires_at, signal.reason = SignalStatus.ACCEPTED, None, ""
-    signal.result = {"released_by_sweeper": now.isoformat(), "previous_owner": signal.processed_by}
-    signal.save(update_fields=["status", "claim_expires_at", "reason", "result"])
-    return True
+    intents_cancel_pending(signal_id=signal_id, error="abandoned before sending; the signal was re-queued")
+    for position_id in signal_positions(signal_id=signal_id, status=PositionStatus.OPENING, opened_by=True):
+        position_fail_entry(position_id=position_id, note="abandoned before sending")
+    for position_id in signal_positions(signal_id=signal_id, status=PositionStatus.CLOSING, opened_by=False):
+        position_exit_revert(position_id=position_id)
+    return signal_release(signal_id=signal_id, note="claim expired before any order was sent",
+                          claim_expired_before=now)
 
 
 def _busy_signal_ids(now: datetime) -> set[int]:

@@ -50,9 +50,10 @@ def test_sigkill_leader_standby_emits_within_3s_and_stale_token_is_refused(clust
 
     # A task the old leader emitted before dying still carries its token: the database refuses it.
     stale_period = time.time() + 3600
-    broker = Celery(broker=cluster.redis.url)
-    broker.send_task("recovery.run_job", kwargs={"job": "leader_probe", "fencing_epoch": old_epoch,
-                                                 "scheduled_at": stale_period})
+    # Not this process's current app: later tests must keep publishing through config.celery's.
+    with Celery(broker=cluster.redis.url, set_as_current=False) as broker:
+        broker.send_task("recovery.run_job", kwargs={"job": "leader_probe", "fencing_epoch": old_epoch,
+                                                     "scheduled_at": stale_period})
     wait_until(lambda: "stale fencing token" in cluster.procs["worker1"].log.read_text(), timeout=10,
                what="the worker to refuse the stale task")
     assert not JobRun.objects.filter(period=str(round(stale_period))).exists()

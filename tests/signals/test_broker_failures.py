@@ -11,11 +11,12 @@ import pytest
 from django.utils import timezone
 
 from portfolio.models import Instrument
-from portfolio.selectors import instrument_params, trading_calendar
+from portfolio.selectors import instrument_params
 from positions.broker.factory import set_broker_override
 from positions.broker.openalgo import OpenAlgoBroker
 from positions.calendars import entry_contract_expiry
 from positions.models import IntentStatus, OrderIntent, Position
+from positions.selectors import trading_calendar
 from positions.symbols import futures_symbol, option_symbol
 from recovery.services.sweeper import sweep
 from signals.models import SignalLog

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from positions.broker.paper import PaperBroker
 from positions.models import IntentStatus, OrderIntent, PaperOrder, Position
-from positions.services import booking
+from positions.services import lifecycle
 from recovery.services.sweeper import sweep
 from signals.models import SignalLog
 
@@ -57,7 +57,7 @@ def test_crash_after_intent_commit_before_broker_call(live_portfolio, webhook):
 
 
 def test_crash_after_broker_fill_before_booking(live_portfolio, webhook):
-    with mock.patch.object(booking, "entry_book", _crash_once(booking.entry_book)), pytest.raises(Crash):
+    with mock.patch.object(lifecycle, "position_open", _crash_once(lifecycle.position_open)), pytest.raises(Crash):
         webhook.entry(minute=0)
     signal = SignalLog.objects.get()
     position = Position.objects.get()
@@ -96,7 +96,7 @@ def test_crash_after_broker_accepted_before_response_recorded(live_portfolio, we
 
 def test_crash_during_exit_before_booking(live_portfolio, webhook):
     webhook.entry(minute=0)
-    with mock.patch.object(booking, "exit_book", _crash_once(booking.exit_book)), pytest.raises(Crash):
+    with mock.patch.object(lifecycle, "position_close", _crash_once(lifecycle.position_close)), pytest.raises(Crash):
         webhook.exit(minute=5, price=72500)
     assert Position.objects.get().status == "closing"
     sweep(now=_after_claim_expiry())

@@ -121,7 +121,7 @@ def test_client_address_comes_from_trusted_proxy(portfolio, webhook, settings):
 
 
 def test_database_unavailable_is_503_and_nothing_is_stored(portfolio, webhook):
-    with mock.patch("signals.services._insert_or_nothing", side_effect=OperationalError("connection refused")):
+    with mock.patch("signals.services.ingest.signal_insert", side_effect=OperationalError("connection refused")):
         response = webhook.post(_entry(webhook))
     assert response.status_code == 503 and response.json()["error_type"] == "unavailable"
     assert not SignalLog.objects.exists()

@@ -1,8 +1,10 @@
-"""Staff API: GET /api/portfolio/, POST /api/trading/pause and /api/trading/resume."""
+"""The ops API: GET /api/portfolio/, POST /api/trading/pause and /api/trading/resume.
+
+The portfolio body reports open discrepancies and exposure derived from positions, so these views
+sit here, above reconciliation; the writes are the portfolio services'.
+"""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from rest_framework import serializers, status
@@ -11,10 +13,9 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portfolio.models import PortfolioState, TradingStatistics
-from portfolio.selectors import portfolio_exposure
-from portfolio.services import trading_pause, trading_resume
-from reconciliation.selectors import open_discrepancy_count
+from portfolio.models import TradingStatistics
+from portfolio.services import PortfolioNotInitialised, trading_pause, trading_resume
+from recovery.selectors import portfolio_summary
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 
@@ -42,34 +43,18 @@ class PortfolioOutputSerializer(serializers.Serializer):
     statistics = StatisticsSerializer()
 
 
-def _percent(amount: Decimal, of: Decimal) -> Decimal:
-    return (amount * 100 / of).quantize(Decimal("0.001")) if of > 0 else Decimal("0")
-
-
-def portfolio_summary() -> dict:
-    state = PortfolioState.objects.filter(pk=PortfolioState.SINGLETON_ID).first()
-    if state is None:
-        raise NotFound("Portfolio not initialised: run `manage.py init_portfolio --capital N`.")
-    exposure = portfolio_exposure()
-    blended = exposure.blended(state)
-    statistics, _ = TradingStatistics.objects.get_or_create(pk=1)
-    cent = Decimal("0.01")
-    return {
-        "closed_equity": state.closed_equity, "equity_high": state.equity_high,
-        "blended_equity": blended.quantize(cent), "unrealized_pnl": exposure.unrealized_pnl.quantize(cent),
-        "total_risk_amount": exposure.risk.quantize(cent), "total_risk_percent": _percent(exposure.risk, blended),
-        "total_vol_amount": exposure.vol.quantize(cent), "total_vol_percent": _percent(exposure.vol, blended),
-        "margin_used": exposure.margin_used.quantize(cent), "margin_free": exposure.margin_free(state).quantize(cent),
-        "paused": state.paused, "paused_reason": state.paused_reason,
-        "open_discrepancies": open_discrepancy_count(), "statistics": statistics,
-    }
+def _summary() -> dict:
+    try:
+        return PortfolioOutputSerializer(portfolio_summary()).data
+    except PortfolioNotInitialised as exc:
+        raise NotFound(str(exc)) from None
 
 
 class PortfolioApi(APIView):
     serializer_class = PortfolioOutputSerializer
 
     def get(self, request):
-        return Response(PortfolioOutputSerializer(portfolio_summary()).data)
+        return Response(_summary())
 
 
 class TradingPauseApi(APIView):
@@ -87,7 +72,7 @@ class TradingPauseApi(APIView):
             trading_pause(reason=reason, actor=user)
         except ValidationError as exc:
             raise ApiValidationError(exc.message_dict) from None
-        return Response(PortfolioOutputSerializer(portfolio_summary()).data, status=status.HTTP_200_OK)
+        return Response(_summary(), status=status.HTTP_200_OK)
 
 
 class TradingResumeApi(APIView):
@@ -95,4 +80,4 @@ class TradingResumeApi(APIView):
 
     def post(self, request):
         trading_resume(actor=request.user.get_username())
-        return Response(PortfolioOutputSerializer(portfolio_summary()).data)
+        return Response(_summary())

@@ -1,12 +1,16 @@
-"""Writers for the signal inbox: ingest (dedup + insert), claim, finish, and hand-back.
+"""Every write of a ``SignalLog``: the one owner of the signal state machine (DESIGN §6).
+
+    (new) ──insert──► accepted ──claim──► processing ──finish──► executed | blocked | rejected | failed
+                          ▲                   │                 ignored
+                          └─────release───────┘   failed (outcome unknown) ──settle──► executed | failed
 
 The insert is the dedup (DESIGN §2): ``INSERT … ON CONFLICT (fingerprint) DO NOTHING RETURNING id``
-commits the signal or reports that it already exists.  Nothing else decides whether a signal is new.
+commits the signal or reports that it already exists.  Nothing else decides whether a signal is new;
+a repeat delivery only counts a duplicate on the first row.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -15,14 +19,15 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import metrics
+from core.locks import instrument_lock
 from portfolio.services import statistics_bump
-from signals import dedup
-from signals.models import SignalLog, SignalStatus
+from positions.selectors import has_unresolved_intents
+from signals.models import TERMINAL_SIGNAL_STATUSES, SignalLog, SignalStatus
 from signals.payloads import ValidatedSignal
 
 log = structlog.get_logger(__name__)
 
-ACCEPTED, DUPLICATE = "accepted", "duplicate"
 _OUTCOME_COUNTER = {
     SignalStatus.EXECUTED: "signals_executed",
     SignalStatus.BLOCKED: "signals_blocked",
@@ -32,15 +37,7 @@ _OUTCOME_COUNTER = {
 }
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    status: str  # "accepted" | "duplicate"
-    signal_id: int
-    fingerprint: str
-    layer: str = "database"
-
-
-def _insert_or_nothing(signal: ValidatedSignal, received_at: datetime) -> int | None:
+def signal_insert(*, signal: ValidatedSignal, received_at: datetime) -> int | None:
     """The authoritative dedup: the new row's id, or None when the fingerprint already exists."""
     row = SignalLog(
         fingerprint=signal.fingerprint, signal_type=signal.signal_type, instrument_id=signal.instrument,
@@ -60,7 +57,7 @@ def _insert_or_nothing(signal: ValidatedSignal, received_at: datetime) -> int | 
     return inserted[0] if inserted else None
 
 
-def _count_duplicate(*, fingerprint: str, signal_id: int | None = None) -> int | None:
+def signal_count_duplicate(*, fingerprint: str, signal_id: int | None = None) -> int | None:
     """Increment duplicate_count on the first row (and nothing else); its id, or None if absent."""
     rows = SignalLog.objects.filter(fingerprint=fingerprint)
     if signal_id is not None:
@@ -73,35 +70,6 @@ def _count_duplicate(*, fingerprint: str, signal_id: int | None = None) -> int |
     )
 
 
-def signal_ingest(*, signal: ValidatedSignal, received_at: datetime | None = None) -> IngestResult:
-    """Accept a validated signal exactly once; repeats count as duplicates of the first row."""
-    received_at = received_at or timezone.now()
-    cached = dedup.lookup(signal.fingerprint)
-    if cached is not None:
-        layer, cached_id = cached
-        if _count_duplicate(fingerprint=signal.fingerprint, signal_id=cached_id) is not None:
-            dedup.count_hit(layer)
-            return IngestResult(DUPLICATE, cached_id, signal.fingerprint, layer)
-    # One statement in autocommit: committed when it returns, or not at all.
-    signal_id = _insert_or_nothing(signal, received_at)
-    if signal_id is None:
-        first_id = _count_duplicate(fingerprint=signal.fingerprint)
-        dedup.remember(signal.fingerprint, first_id)
-        dedup.count_hit("database")
-        return IngestResult(DUPLICATE, first_id, signal.fingerprint)
-    # Only once the row is committed (at once in autocommit): fill the caches and hand the
-    # instrument to the executor.  A crash in between leaves an accepted signal the sweeper picks up.
-    transaction.on_commit(lambda: _after_accept(signal.instrument, signal.fingerprint, signal_id))
-    return IngestResult(ACCEPTED, signal_id, signal.fingerprint)
-
-
-def _after_accept(instrument: str, fingerprint: str, signal_id: int) -> None:
-    from signals.dispatch import enqueue_execution
-
-    dedup.remember(fingerprint, signal_id)
-    enqueue_execution(instrument)
-
-
 def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
     """Claim the instrument's oldest accepted signal, unless earlier work on it is unfinished.
 
@@ -109,9 +77,6 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
     executor follows signal-time order whichever worker runs it.  Unresolved order intents (an
     unclear broker outcome) hold the queue until recovery resolves them.
     """
-    from core.locks import instrument_lock
-    from positions.selectors import has_unresolved_intents
-
     with transaction.atomic():
         instrument_lock(instrument)
         if SignalLog.objects.filter(instrument_id=instrument, status=SignalStatus.PROCESSING).exists():
@@ -140,8 +105,6 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
 def signal_finish(*, signal_id: int, status: str, reason: str = "", result: dict | None = None,
                   instance: str = "", received_at: datetime | None = None) -> bool:
     """Record a terminal outcome for a signal we are processing (idempotent; counts it once)."""
-    from core import metrics
-
     now = timezone.now()
     updated = SignalLog.objects.filter(pk=signal_id, status=SignalStatus.PROCESSING).update(
         status=status, reason=reason[:64], result=result or {}, processed_at=now,
@@ -184,19 +147,23 @@ def signal_settle(*, signal_id: int, base_result: dict, settlements, instance: s
     return status, reason
 
 
-def signal_release(*, signal_id: int, note: str) -> bool:
-    """Hand a processing signal back to the queue (its work never reached the broker)."""
-    return bool(
-        SignalLog.objects.filter(pk=signal_id, status=SignalStatus.PROCESSING).update(
-            status=SignalStatus.ACCEPTED, claim_expires_at=None, reason="", result={"released": note}
-        )
-    )
+@transaction.atomic
+def signal_release(*, signal_id: int, note: str, claim_expired_before: datetime | None = None) -> bool:
+    """Hand a processing signal back to the queue (its work never reached the broker).  With
+    ``claim_expired_before``, only a claim that expired by then (the sweeper's hand-back)."""
+    signal = SignalLog.objects.select_for_update().filter(pk=signal_id, status=SignalStatus.PROCESSING).first()
+    if signal is None:
+        return False
+    if claim_expired_before is not None and (signal.claim_expires_at is None
+                                             or signal.claim_expires_at >= claim_expired_before):
+        return False
+    result = {"released": note, "released_at": timezone.now().isoformat(), "previous_owner": signal.processed_by}
+    return bool(SignalLog.objects.filter(pk=signal_id, status=SignalStatus.PROCESSING).update(
+        status=SignalStatus.ACCEPTED, claim_expires_at=None, reason="", result=result))
 
 
 def signal_log_cleanup(*, older_than_days: int = 7, batch: int = 1000) -> int:
     """Delete terminal signals received more than ``older_than_days`` ago; unfinished ones stay."""
-    from signals.models import TERMINAL_SIGNAL_STATUSES
-
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted = 0
     while True:

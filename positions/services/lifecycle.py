@@ -1,0 +1,234 @@
+"""Every write of a ``Position`` (and of its instrument's ``PyramidingState``): the one owner of the
+position state machine.
+
+    (new) ──create──► opening ──open──► open ──exit_start──► closing ──close──► closed
+                         │                ▲                     │
+                         └──fail_entry──► failed                └──exit_revert──► open
+    (new) ──import──► open                open ──close (ops price)──► closed
+
+Each function is one transaction that takes the instrument lock, then the portfolio row, then the
+position row (always in that order, so writers never deadlock), and is idempotent where a caller may
+retry: opening an open position or closing a closed one changes nothing.  Every change goes through
+``_write``, which bumps ``version``.  Money moves only through the ledger service, so a closed
+position's P&L is booked exactly once (the ledger's unique TRADING_PNL per position enforces it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.locks import instrument_lock
+from portfolio.models import PortfolioState, TransactionKind
+from portfolio.services import (
+    ledger_post,
+    locked_state,
+    portfolio_totals_refresh,
+    statistics_bump,
+    statistics_record_trade,
+)
+from positions.models import IntentPurpose, IntentStatus, Leg, Position, PositionStatus, PyramidingState
+from positions.pnl import futures_pnl, synthetic_pnl, synthetic_price, unrealized_pnl
+from positions.selectors import current_batch, portfolio_exposure
+from positions.stops import stop_hit, trail_stop
+
+STOP_HIT = "PM_STOP_HIT"
+CENT = Decimal("0.01")
+HOLDING = (PositionStatus.OPEN, PositionStatus.CLOSING)
+
+
+def position_lock(position_id: int) -> tuple[Position, PortfolioState]:
+    """Lock, in the order every writer uses: the instrument, the portfolio row, the position row."""
+    code = Position.objects.values_list("instrument_id", flat=True).get(pk=position_id)
+    instrument_lock(code)
+    state = locked_state()
+    position = Position.objects.select_for_update().select_related("instrument").get(pk=position_id)
+    return position, state
+
+
+def _write(position: Position, *, expect: tuple[str, ...] | None = None, **fields) -> bool:
+    """The one place a position row changes (and ``version`` with it).  With ``expect``, only if the
+    row is still in one of those statuses.  ``position`` is refreshed either way."""
+    rows = Position.objects.filter(pk=position.pk)
+    if expect is not None:
+        rows = rows.filter(status__in=expect)
+    changed = rows.update(version=F("version") + 1, updated_at=timezone.now(), **fields) == 1
+    position.refresh_from_db()
+    return changed
+
+
+def _refresh_totals(state: PortfolioState) -> None:
+    portfolio_totals_refresh(state=state, exposure=portfolio_exposure())
+
+
+def _pyramiding_locked(instrument: str) -> PyramidingState:
+    PyramidingState.objects.get_or_create(instrument_id=instrument)
+    return PyramidingState.objects.select_for_update().get(instrument_id=instrument)
+
+
+def _pyramiding_update(instrument: str, **fields) -> None:
+    _pyramiding_locked(instrument)
+    PyramidingState.objects.filter(instrument_id=instrument).update(updated_at=timezone.now(), **fields)
+
+
+def position_create(**values) -> Position:
+    """A new position row (``opening`` for a decided entry, ``open`` for an import).  The caller holds
+    the instrument lock; the database allows one live position per instrument layer."""
+    return Position.objects.create(**values)
+
+
+@transaction.atomic
+def position_open(*, position_id: int) -> Position:
+    """Every entry leg filled: the position is open at its fill (Bank Nifty: strike + CE − PE)."""
+    position, state = position_lock(position_id)
+    if position.status != PositionStatus.OPENING:
+        return position
+    fills = _fills(position, IntentPurpose.ENTRY)
+    fields = {"status": PositionStatus.OPEN, "opened_at": timezone.now()}
+    if position.futures_symbol:
+        fields["entry_price"] = fills[Leg.FUT]
+    else:
+        fields.update(pe_entry_price=fills[Leg.PE], ce_entry_price=fills[Leg.CE],
+                      entry_price=synthetic_price(strike=position.strike, ce_price=fills[Leg.CE],
+                                                  pe_price=fills[Leg.PE]))
+    _write(position, **fields)
+    pyramiding = {"last_pyramid_price": position.signal_price}
+    if position.is_base_position:
+        pyramiding["base_position"] = position
+    _pyramiding_update(position.instrument_id, **pyramiding)
+    statistics_bump(**{"base_entries" if position.is_base_position else "pyramid_entries": 1})
+    _refresh_totals(state)
+    return position
+
+
+@transaction.atomic
+def position_fail_entry(*, position_id: int, note: str) -> Position:
+    """The entry never filled (or was undone): the layer is free again."""
+    position, state = position_lock(position_id)
+    if _write(position, expect=(PositionStatus.OPENING,), status=PositionStatus.FAILED,
+              exit_reason=f"entry failed: {note}"[:100]):
+        _refresh_totals(state)
+    return position
+
+
+def position_exit_start(*, position: Position, reason: str, signal=None) -> bool:
+    """``open → closing`` by a conditional update, before any exit order exists.  False (and nothing
+    written) when the position is no longer open: a TradingView EXIT and a stop exit for the same
+    position can never both sell.  Runs in the caller's transaction (with its exit intents)."""
+    return _write(position, expect=(PositionStatus.OPEN,), status=PositionStatus.CLOSING,
+                  exit_reason=reason[:100], exit_signal=signal)
+
+
+@transaction.atomic
+def position_exit_revert(*, position_id: int) -> Position:
+    """Every exit leg failed before anything sold: the position is still open."""
+    position, _state = position_lock(position_id)
+    _write(position, expect=(PositionStatus.CLOSING,), status=PositionStatus.OPEN, exit_reason="", exit_signal=None)
+    return position
+
+
+@transaction.atomic
+def position_close(*, position_id: int, actor: str, price: Decimal | None = None, reason: str = "") -> Position:
+    """Close a position and book its P&L once.
+
+    * ``price`` None: at its exit fills — the position is ``closing`` and every exit leg filled;
+      futures P&L = (exit − entry) × lots × point value, Bank Nifty from the legs' fills.
+    * ``price`` given: ops close it at that price (the broker no longer holds it); P&L =
+      (price − entry) × lots × point value (for Bank Nifty the synthetic price, whose P&L equals the
+      legs' when the point value is the units per lot).  The caller has checked no order is in flight.
+
+    A position already closed is returned unchanged.
+    """
+    position, state = position_lock(position_id)
+    if position.status == PositionStatus.CLOSED:
+        return position
+    point_value = position.instrument.point_value
+    if price is None:
+        if position.status != PositionStatus.CLOSING:
+            return position
+        price, pnl = _exit_from_fills(position, point_value)
+        reason = position.exit_reason
+        note = f"{position.label} closed: {reason}"
+    else:
+        pnl = futures_pnl(entry_price=position.entry_price, exit_price=price, lots=position.lots,
+                          point_value=point_value)
+        note = f"{position.label} closed by ops at {price}: {reason}"
+    pnl = pnl.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    _write(position, status=PositionStatus.CLOSED, exit_price=price, realized_pnl=pnl, exit_reason=reason[:100],
+           closed_at=timezone.now(), unrealized_pnl=Decimal("0"))
+    ledger_post(state=state, kind=TransactionKind.TRADING_PNL, amount=pnl, actor=actor, position=position,
+                note=note[:200])
+    pyramiding = _pyramiding_locked(position.instrument_id)
+    if pyramiding.base_position_id == position.pk:
+        _pyramiding_update(position.instrument_id, base_position=None)  # pyramids stay open; new ones need a base
+    statistics_record_trade(pnl=pnl, stop_exit=reason == STOP_HIT)
+    _refresh_totals(state)
+    return position
+
+
+def _fills(position: Position, purpose: str) -> dict[str, Decimal]:
+    batch = current_batch(position, purpose)
+    assert batch and all(i.status == IntentStatus.FILLED for i in batch), "booking needs every leg filled"
+    return {i.leg: i.fill_price for i in batch}
+
+
+def _exit_from_fills(position: Position, point_value: Decimal) -> tuple[Decimal, Decimal]:
+    fills = _fills(position, IntentPurpose.EXIT)
+    if position.futures_symbol:
+        price = fills[Leg.FUT]
+        return price, futures_pnl(entry_price=position.entry_price, exit_price=price, lots=position.lots,
+                                  point_value=point_value)
+    price = synthetic_price(strike=position.strike, ce_price=fills[Leg.CE], pe_price=fills[Leg.PE])
+    return price, synthetic_pnl(quantity=position.quantity, pe_entry=position.pe_entry_price,
+                                ce_entry=position.ce_entry_price, pe_exit=fills[Leg.PE], ce_exit=fills[Leg.CE])
+
+
+@transaction.atomic
+def position_resize(*, position_id: int, lots: int) -> tuple[int, Position]:
+    """Set an open position's size (ops adopting what the broker holds); returns (lots before, position).
+    No P&L is booked: the price at which the difference changed hands is unknown."""
+    position, state = position_lock(position_id)
+    before = position.lots
+    if lots != before:
+        _write(position, lots=lots, quantity=lots * position.instrument.order_quantity_per_lot)
+        _refresh_totals(state)
+    return before, position
+
+
+@dataclass
+class TrailResult:
+    stops_moved: list[dict] = field(default_factory=list)
+    stop_hits: list[Position] = field(default_factory=list)  # open positions whose stop the bar broke
+
+
+def positions_trail(*, positions: list[Position], price: Decimal, atr: Decimal, multiple: Decimal,
+                    point_value: Decimal) -> TrailResult:
+    """Apply one bar close to the given open positions (locked by the caller, in its transaction):
+    raise each highest close, ratchet each stop (never down), mark the open P&L, and report the
+    positions whose stop the close broke."""
+    result = TrailResult()
+    for position in positions:
+        update = trail_stop(current_stop=position.current_stop, highest_close=position.highest_close, price=price,
+                            atr=atr, multiple=multiple)
+        if update.moved:
+            result.stops_moved.append({"position_id": position.pk, "label": position.label,
+                                       "old_stop": str(position.current_stop), "new_stop": str(update.stop)})
+        _write(position, current_stop=update.stop, highest_close=update.highest_close,
+               unrealized_pnl=unrealized_pnl(entry_price=position.entry_price, mark_price=price, lots=position.lots,
+                                             point_value=point_value))
+        if stop_hit(price=price, stop=update.stop):
+            result.stop_hits.append(position)
+    return result
+
+
+def position_set_base(*, position: Position) -> None:
+    """An imported base becomes the instrument's base (caller's transaction holds the locks)."""
+    _pyramiding_update(position.instrument_id, base_position=position, last_pyramid_price=position.entry_price)
+
+
+def totals_refresh(*, state: PortfolioState) -> None:
+    _refresh_totals(state)
