@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "django_ratelimit",
     "core",
     "portfolio",
     "positions",
@@ -100,22 +101,33 @@ DATABASES = {"default": _database}
 
 # CACHE AND REDIS ----------------------------------------------------------------------------
 REDIS_URL = CONFIG.redis_url
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "pm",
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-                "IGNORE_EXCEPTIONS": False,
-            },
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+PM_REDIS_KEY_PREFIX = "pm"  # every Redis key of ours starts with it (core.redis_client.key)
+# "default" is process-local on purpose: the dedup fast path, instrument codes, the broker health
+# check and alert throttles are per-process TTL caches (bounded, so memory stays flat).
+# "shared" counts failed webhook authentications per client across instances (django-ratelimit);
+# it fails open when Redis is down (IGNORE_EXCEPTIONS), as abuse damping must not refuse traffic.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pm-local",
+        "OPTIONS": {"MAX_ENTRIES": 100_000, "CULL_FREQUENCY": 10},
+    },
+    "shared": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": PM_REDIS_KEY_PREFIX,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+            "IGNORE_EXCEPTIONS": True,
+        },
+    } if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pm-shared"},
+}
+RATELIMIT_USE_CACHE = "shared"
+RATELIMIT_FAIL_OPEN = True
+# The embedded demo is one process: its in-process cache is the shared one there.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003"]
 
 # CELERY -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"

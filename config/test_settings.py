@@ -17,4 +17,5 @@ from config.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Each test run gets its own key space, so parallel runs and leftovers never collide.
-CACHES["default"]["KEY_PREFIX"] = f"pmtest{os.getpid()}"  # noqa: F405
+PM_REDIS_KEY_PREFIX = f"pmtest{os.getpid()}"
+CACHES["shared"]["KEY_PREFIX"] = PM_REDIS_KEY_PREFIX  # noqa: F405

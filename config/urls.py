@@ -7,11 +7,11 @@ from reconciliation.api import ReconcileApi
 from recovery.api import PortfolioApi, TradingPauseApi, TradingResumeApi
 from recovery.views import health, metrics_view, ready
 from signals.api import SignalDetailApi, SignalListApi
-from signals.views import webhook
+from signals.webhook import WebhookApi
 
 urlpatterns = [
-    path("webhook", webhook, name="webhook"),
-    path("webhook/", webhook),
+    path("webhook", WebhookApi.as_view(), name="webhook"),
+    path("webhook/", WebhookApi.as_view()),
     path("api/signals/", SignalListApi.as_view(), name="signal-list"),
     path("api/signals/<int:signal_id>/", SignalDetailApi.as_view(), name="signal-detail"),
     path("api/positions/", PositionListApi.as_view(), name="position-list"),

@@ -14,10 +14,10 @@ from collections import deque
 import httpx
 import structlog
 from django.conf import settings
+from django.core.cache import cache
 
 log = structlog.get_logger("pm.alerts")
 
-_last_sent: dict[str, float] = {}
 _guard = threading.Lock()
 _contention: deque[float] = deque()
 CONTENTION_PER_MINUTE = 10
@@ -25,12 +25,8 @@ CONTENTION_PER_MINUTE = 10
 
 def alert(event: str, *, every: float | None = None, **fields) -> bool:
     """Raise an alert; with ``every``, at most once per that many seconds. True if it was sent."""
-    if every is not None:
-        now = time.monotonic()
-        with _guard:
-            if now - _last_sent.get(event, -every) < every:
-                return False
-            _last_sent[event] = now
+    if every is not None and not cache.add(f"alert:{event}", True, timeout=every):
+        return False
     log.warning("alert", alert=event, **fields)
     text = f"[portfolio-manager] {event}: " + ", ".join(f"{k}={v}" for k, v in fields.items())
     targets = []

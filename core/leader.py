@@ -1,7 +1,7 @@
 """The leader lease with a fencing token (DESIGN §9).
 
-* Redis: ``SET pm:leader <token> NX PX <ttl>``, renewed by compare-and-extend (Lua); every
-  acquisition takes a fencing token from ``INCR pm:leader:epoch`` and records it in the database
+* Redis: the lease is a redis-py ``Lock`` on ``pm:leader`` (``SET NX PX`` with our owner token,
+  extended and released only with that token); every acquisition takes a fencing token from ``INCR pm:leader:epoch`` and records it in the database
   with ``UPDATE … SET epoch = :t WHERE epoch < :t``.
 * Redis down: a PostgreSQL session advisory lock on a dedicated connection, the token taken from
   the database itself (``epoch = epoch + 1``).
@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 
 import psycopg
@@ -20,10 +19,13 @@ import structlog
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models.functions import Now
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 from core import metrics
 from core.dbutils import lock_key
 from core.instance import instance_id
+from core.locks import owner_token, redis_lock, token_owner
 from core.models import LeaderLease
 from core.redis_client import RedisUnavailable, call, key, redis_available, redis_configured
 
@@ -31,9 +33,6 @@ log = structlog.get_logger(__name__)
 LEASE_TABLE = LeaderLease._meta.db_table  # the fallback connection speaks SQL, not the ORM
 
 SAFETY_MARGIN = 0.3  # seconds of the TTL we never use: clock drift and the time a renewal takes
-_EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) " \
-          "else return 0 end"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
 class StaleLeader(Exception):
@@ -54,7 +53,7 @@ def current_leader(name: str = "default") -> str | None:
     if redis_configured():
         try:
             value = call(lambda r: r.get(key("leader")))
-            return value.decode().split("|", 1)[0] if value else None
+            return token_owner(value) if value else None
         except RedisUnavailable:
             pass
     lease = LeaderLease.objects.filter(name=name).first()
@@ -68,7 +67,7 @@ class Lease:
     def __init__(self, *, name: str = "default", ttl_ms: int | None = None) -> None:
         self.name = name
         self.ttl = (ttl_ms or settings.PM_LEADER_LEASE_MS) / 1000
-        self.token: str | None = None
+        self._lock: Lock | None = None  # the Redis lease (redis-py Lock with our owner token)
         self.epoch: int | None = None
         self.backend: str | None = None
         self.deadline = 0.0
@@ -94,16 +93,16 @@ class Lease:
     # Redis ------------------------------------------------------------------------------------
     def _acquire_redis(self) -> bool:
         started = time.monotonic()
-        token = f"{instance_id()}|{secrets.token_hex(8)}"
-        if not call(lambda r: r.set(key("leader"), token, nx=True, px=int(self.ttl * 1000))):
+        lock = redis_lock(key("leader"), self.ttl)
+        if not call(lambda _r: lock.acquire(token=owner_token())):
             return False
         try:
             epoch = self._record_redis_epoch()
         except (DatabaseError, RedisUnavailable) as exc:
             log.warning("leader_epoch_not_recorded", error=str(exc)[:200])
-            self._redis_release(token)
+            self._redis_release(lock)
             return False
-        self._gain(token=token, epoch=epoch, backend="redis", started=started)
+        self._gain(lock=lock, epoch=epoch, backend="redis", started=started)
         return True
 
     def _record_redis_epoch(self) -> int:
@@ -127,10 +126,12 @@ class Lease:
         started = time.monotonic()
         if self.backend == "redis":
             try:
-                renewed = call(lambda r: r.eval(_EXTEND, 1, key("leader"), self.token, int(self.ttl * 1000)))
+                call(lambda _r: self._lock.extend(self.ttl, replace_ttl=True))
             except RedisUnavailable:
                 return True  # cannot renew right now; we keep acting only until our own deadline
-            if not renewed or self._superseded(self._database_epoch_django):
+            except LockError:
+                return False  # expired and taken, or gone with a Redis restart
+            if self._superseded(self._database_epoch_django):
                 return False
         else:
             try:
@@ -159,10 +160,11 @@ class Lease:
         row = self._pg.execute(f"SELECT epoch FROM {LEASE_TABLE} WHERE name = %s", [self.name]).fetchone()
         return row[0] if row else None
 
-    def _redis_release(self, token: str) -> None:
+    @staticmethod
+    def _redis_release(lock: Lock) -> None:
         try:
-            call(lambda r: r.eval(_RELEASE, 1, key("leader"), token))
-        except RedisUnavailable:
+            call(lambda _r: lock.release())
+        except (RedisUnavailable, LockError):
             pass
 
     # PostgreSQL fallback ----------------------------------------------------------------------
@@ -184,7 +186,7 @@ class Lease:
             log.warning("leader_postgres_fallback_failed", error=str(exc)[:200])
             self._close_pg()
             return False
-        self._gain(token=None, epoch=row[0], backend="postgres", started=started)
+        self._gain(lock=None, epoch=row[0], backend="postgres", started=started)
         return True
 
     def _connect(self) -> psycopg.Connection:
@@ -216,8 +218,8 @@ class Lease:
         self._pg = None
 
     # state ------------------------------------------------------------------------------------
-    def _gain(self, *, token: str | None, epoch: int, backend: str, started: float) -> None:
-        self.token, self.epoch, self.backend = token, epoch, backend
+    def _gain(self, *, lock: Lock | None, epoch: int, backend: str, started: float) -> None:
+        self._lock, self.epoch, self.backend = lock, epoch, backend
         self.deadline = started + self.ttl - SAFETY_MARGIN if backend == "redis" else started + self.ttl
         metrics.is_leader.set(1)
         metrics.leader_changes.labels(change="gained").inc()
@@ -232,14 +234,14 @@ class Lease:
         metrics.leader_changes.labels(change="lost").inc()
         if self.backend == "postgres":
             self._close_pg()
-        self.token, self.epoch, self.backend, self.deadline = None, None, None, 0.0
+        self._lock, self.epoch, self.backend, self.deadline = None, None, None, 0.0
 
     def release(self) -> None:
         """Graceful shutdown: give the lease up at once so a standby takes over in milliseconds."""
         if self.epoch is None:
             return
-        if self.backend == "redis" and self.token:
-            self._redis_release(self.token)
+        if self.backend == "redis" and self._lock is not None:
+            self._redis_release(self._lock)
         try:
             LeaderLease.objects.filter(name=self.name, epoch=self.epoch).update(released_at=Now())
         except DatabaseError:

@@ -1,15 +1,17 @@
-"""Locks: the per-instrument serialization lock and the per-signal lock (DESIGN §6, §9).
+"""Locks: transaction-scoped advisory locks, and named locks held across a unit of work (DESIGN §6, §9).
 
-* ``instrument_lock(code)`` — inside a transaction: PostgreSQL ``pg_advisory_xact_lock`` (released
-  by commit, rollback or a dead session; no TTL can run out under us).  On SQLite (embedded, one
-  process) every write transaction is IMMEDIATE, which already serializes writers.
-* ``signal_lock(fingerprint)`` — Redis ``pm:signal_lock:<fp>`` with a 30 s TTL, renewed by a
-  watchdog while the work runs and released only by its owner (compare-and-delete).  When Redis is
-  unavailable it falls back to a PostgreSQL session advisory lock; in embedded mode to an
-  in-process lock.  It never "just succeeds".
+* ``advisory_xact_lock(namespace, name)`` / ``instrument_lock(code)`` — inside a transaction:
+  PostgreSQL ``pg_advisory_xact_lock`` (released by commit, rollback or a dead session; no TTL can run
+  out under us).  On SQLite (embedded, one process) every write transaction is IMMEDIATE, which
+  already serializes writers.
+* ``named_lock(namespace, name, ttl=)`` — e.g. the per-signal lock ``pm:signal_lock:<fp>``: a
+  redis-py ``Lock`` (SET NX PX; extended and released only with its owner token) renewed by one
+  watchdog thread per process while the work runs.  Its token names the owning instance, so the
+  locks of a dead instance can be found and removed.  When Redis is unavailable it falls back to a
+  PostgreSQL session advisory lock; in embedded mode to an in-process lock.  It never "just succeeds".
 
-Neither lock is the correctness guard — the database state machine and constraints are — they
-only stop two workers from doing the same work at once.
+Neither kind is the correctness guard — the database state machine and constraints are — they only
+stop two workers from doing the same work at once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Iterator
 import structlog
 from django.conf import settings
 from django.db import connection, transaction
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 from core import metrics
 from core.dbutils import lock_key
@@ -30,13 +34,6 @@ from core.instance import instance_id
 from core.redis_client import RedisUnavailable, call, key, redis_configured
 
 log = structlog.get_logger(__name__)
-
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
-"""
-_EXTEND = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
-"""
 
 _local_held: set[str] = set()
 _local_guard = threading.Lock()
@@ -72,40 +69,53 @@ def instrument_lock(code: str) -> None:
     advisory_xact_lock("instrument", code)
 
 
+def owner_token() -> str:
+    """A lock or lease token: the owning instance, then randomness (``<instance>|<hex>``)."""
+    return f"{instance_id()}|{secrets.token_hex(8)}"
+
+
+def token_owner(token: bytes | str) -> str:
+    text = token.decode() if isinstance(token, bytes) else token
+    return text.split("|", 1)[0]
+
+
+def redis_lock(redis_key: str, ttl: float) -> Lock:
+    """A redis-py lock usable from any thread (the renewer extends what a worker thread acquired)."""
+    return call(lambda r: r.lock(redis_key, timeout=ttl, blocking=False, thread_local=False))
+
+
 @contextlib.contextmanager
 def named_lock(namespace: str, name: str, *, ttl: int) -> Iterator[str]:
-    """Hold ``pm:<namespace>:<name>`` for the block (renewed every ttl/3 by a watchdog, released only
-    by its owner); raise LockBusy at once if someone else holds it.  Yields the backend used.
-
-    Without Redis it falls back to a PostgreSQL session advisory lock; in embedded mode to an
-    in-process lock.  It never "just succeeds".
-    """
+    """Hold ``pm:<namespace>:<name>`` for the block (renewed every ttl/3, released only by its owner);
+    raise LockBusy at once if someone else holds it.  Yields the backend used."""
     if not redis_configured():
         with _local_lock(f"{namespace}:{name}"):
             yield "local"
         return
     redis_key = key(namespace, name)
     try:
-        token = _redis_acquire(redis_key, ttl=ttl, label=namespace)
+        lock = redis_lock(redis_key, ttl)
+        acquired = call(lambda _r: lock.acquire(token=owner_token()))
     except RedisUnavailable:
         with _advisory_session_lock(f"{namespace}:{name}"):
             yield "postgres"
         return
-    _renewer.hold(redis_key, token, ttl)
+    if not acquired:
+        _contended(namespace)
+        raise LockBusy(redis_key)
+    _renewer.hold(redis_key, lock, ttl)
     try:
         yield "redis"
     finally:
         _renewer.drop(redis_key)
-        _redis_release(redis_key, token)
+        _release(lock)
 
 
-_REVOKE = """
-local value = redis.call('get', KEYS[1])
-if value and string.sub(value, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
+def _release(lock: Lock) -> None:
+    try:
+        call(lambda _r: lock.release())
+    except (RedisUnavailable, LockError):
+        pass  # lost meanwhile (expired, revoked) or Redis is down: either way the TTL frees it
 
 
 def revoke_abandoned_lock(namespace: str, name: str, *, owner: str) -> bool:
@@ -113,8 +123,20 @@ def revoke_abandoned_lock(namespace: str, name: str, *, owner: str) -> bool:
     from a dead or stalled worker (its lock would otherwise block the retry for a whole TTL)."""
     if not redis_configured() or not owner:
         return False
+    return _release_if_owned_by(key(namespace, name), lambda token_owner_id: token_owner_id == owner)
+
+
+def _release_if_owned_by(redis_key: str, owned) -> bool:
+    """Delete ``redis_key`` when ``owned(owner of its token)``, atomically against a new holder: the
+    library's compare-and-delete with the token we read."""
     try:
-        return bool(call(lambda r: r.eval(_REVOKE, 1, key(namespace, name), owner)))
+        token = call(lambda r: r.get(redis_key))
+        if token is None or not owned(token_owner(token)):
+            return False
+        call(lambda r: r.lock(redis_key).do_release(token))
+        return True
+    except LockError:
+        return False  # it changed hands between the read and the delete
     except RedisUnavailable:
         return False
 
@@ -124,27 +146,18 @@ def signal_lock(fingerprint: str):
     return named_lock("signal_lock", fingerprint, ttl=settings.PM_SIGNAL_LOCK_TTL)
 
 
-def _redis_acquire(redis_key: str, *, ttl: int, label: str) -> str:
-    # The value names the owning instance, so locks of a dead instance can be found and cleaned up.
-    token = f"{instance_id()}|{secrets.token_hex(8)}"
-    if not call(lambda r: r.set(redis_key, token, nx=True, px=ttl * 1000)):
-        _contended(label)
-        raise LockBusy(redis_key)
-    return token
-
-
 class _Renewer:
     """One thread per process extends every Redis lock this process holds, every ttl/3."""
 
     def __init__(self) -> None:
-        self._held: dict[str, tuple[str, int, float]] = {}
+        self._held: dict[str, tuple[Lock, int, float]] = {}
         self._guard = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def hold(self, redis_key: str, token: str, ttl: int) -> None:
+    def hold(self, redis_key: str, lock: Lock, ttl: int) -> None:
         with self._guard:
-            self._held[redis_key] = (token, ttl, time.monotonic() + ttl / 3)
+            self._held[redis_key] = (lock, ttl, time.monotonic() + ttl / 3)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="pm-lock-renewer", daemon=True)
                 self._thread.start()
@@ -158,28 +171,22 @@ class _Renewer:
             self._wake.wait(0.5)
             now = time.monotonic()
             with self._guard:
-                due = [(k, t, ttl) for k, (t, ttl, at) in self._held.items() if at <= now]
-            for redis_key, token, ttl in due:
+                due = [(k, lock, ttl) for k, (lock, ttl, at) in self._held.items() if at <= now]
+            for redis_key, lock, ttl in due:
                 try:
-                    still_ours = call(lambda r: r.eval(_EXTEND, 1, redis_key, token, ttl * 1000))
+                    call(lambda _r: lock.extend(ttl, replace_ttl=True))
                 except RedisUnavailable:
                     continue  # keep trying; the database state machine still guards the work
-                with self._guard:
-                    if redis_key in self._held:
-                        self._held[redis_key] = (token, ttl, now + ttl / 3)
-                if not still_ours:
+                except LockError:
                     log.warning("lock_lost", key=redis_key)
                     self.drop(redis_key)
+                    continue
+                with self._guard:
+                    if redis_key in self._held:
+                        self._held[redis_key] = (lock, ttl, now + ttl / 3)
 
 
 _renewer = _Renewer()
-
-
-def _redis_release(redis_key: str, token: str) -> None:
-    try:
-        call(lambda r: r.eval(_RELEASE, 1, redis_key, token))
-    except RedisUnavailable:
-        pass  # the TTL frees it
 
 
 @contextlib.contextmanager
@@ -225,21 +232,16 @@ def orphaned_locks_cleanup() -> list[str]:
     """Delete signal locks whose owner instance no longer heartbeats (it died holding them).
 
     Without this a killed worker's lock would block its signal until the TTL ran out; the lock's
-    value names its owner, and an owner without a live ``pm:heartbeat:<id>`` key is gone.
+    token names its owner, and an owner without a live ``pm:heartbeat:<id>`` key is gone.
     """
     if not redis_configured():
         return []
     removed = []
     try:
         for raw_key in call(lambda r: list(r.scan_iter(match=key("signal_lock", "*"), count=500))):
-            value = call(lambda r: r.get(raw_key))
-            if value is None:
-                continue
-            owner = value.decode().split("|", 1)[0]
-            if call(lambda r: r.exists(heartbeat_key(owner))):
-                continue
-            if call(lambda r: r.eval(_RELEASE, 1, raw_key, value)):
-                removed.append(raw_key.decode())
+            redis_key = raw_key.decode()
+            if _release_if_owned_by(redis_key, lambda owner: not call(lambda r: r.exists(heartbeat_key(owner)))):
+                removed.append(redis_key)
     except RedisUnavailable:
         return removed
     if removed:

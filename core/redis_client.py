@@ -79,9 +79,8 @@ def call(fn, *args, **kwargs):
 
 
 def key(*parts: str) -> str:
-    """Keys are namespaced like the Django cache (``pm`` in production, a per-run prefix in tests)."""
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "pm")
-    return ":".join([prefix, *parts])
+    """Keys are namespaced: ``pm`` in production, a per-run prefix in tests."""
+    return ":".join([settings.PM_REDIS_KEY_PREFIX, *parts])
 
 
 def redis_available() -> bool:

@@ -4,9 +4,9 @@ and Prometheus call them."""
 from __future__ import annotations
 
 import os
-import threading
 import time
 
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest, multiprocess
@@ -15,9 +15,7 @@ from core.instance import instance_id
 from core.redis_client import RedisUnavailable, call, redis_configured
 from core.runtime import runtime
 
-BROKER_CHECK_TTL = 5.0  # seconds a broker check is reused: health probes must not hammer the broker
-_broker_cache: dict = {}
-_broker_lock = threading.Lock()
+BROKER_CHECK_TTL = 5  # seconds a broker check is reused: health probes must not hammer the broker
 _migrations_ok = False
 
 
@@ -30,7 +28,7 @@ def _timed(check) -> dict:
     return {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-def _database() -> str:
+def database_check() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return "ok"
@@ -47,27 +45,19 @@ def _redis() -> str:
 
 
 def _broker() -> dict:
-    now = time.monotonic()
-    with _broker_lock:
-        if _broker_cache.get("until", 0) > now:
-            return _broker_cache["result"]
-
     def ping():
         from positions.broker.factory import get_broker
 
         get_broker().ping()
         return "ok"
 
-    result = _timed(ping)
-    with _broker_lock:
-        _broker_cache.update(until=now + BROKER_CHECK_TTL, result=result)
-    return result
+    return cache.get_or_set("health:broker", lambda: _timed(ping), BROKER_CHECK_TTL)
 
 
 def health(request):
     from core.leader import current_leader
 
-    checks = {"database": _timed(_database), "redis": _timed(_redis), "broker": _broker()}
+    checks = {"database": _timed(database_check), "redis": _timed(_redis), "broker": _broker()}
     healthy = checks["database"]["status"] == "ok"
     try:
         leader = current_leader()
@@ -88,7 +78,7 @@ def ready(request):
     if runtime.shutting_down.is_set():
         return _not_ready("shutting down")
     try:
-        _database()
+        database_check()
         if not _migrations_ok:
             from django.db.migrations.executor import MigrationExecutor
 

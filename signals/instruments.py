@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-import time
+from django.core.cache import cache
 
 from portfolio.selectors import instrument_codes
 
-_TTL = 30.0
-_cache: tuple[float, frozenset[str]] | None = None
-_lock = threading.Lock()
+TTL_SECONDS = 30
+_KEY = "instrument_codes"
 
 
 def known_instruments() -> frozenset[str]:
-    global _cache
-    now = time.monotonic()
-    cached = _cache
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    with _lock:
-        codes = instrument_codes()
-        _cache = (now + _TTL, codes)
-        return codes
+    return cache.get_or_set(_KEY, instrument_codes, TTL_SECONDS)
 
 
 def forget() -> None:
-    global _cache
-    _cache = None
+    cache.delete(_KEY)

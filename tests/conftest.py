@@ -13,6 +13,7 @@ from django.db import connections
 from django.utils import timezone
 
 from config.celery import app as celery_app
+from tests import payloads
 
 
 @pytest.fixture(scope="session")
@@ -27,13 +28,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _clean_process_state():
     """Caches, throttles and overrides are per process: start every test from nothing."""
+    from django.core.cache import caches
+
     from core.redis_client import RedisUnavailable, breaker, call, key
     from positions.broker.factory import set_broker_override
-    from signals import dedup, instruments, throttle
 
-    dedup.local_cache.clear()
-    throttle.reset_local()
-    instruments.forget()
+    caches["default"].clear()  # process-local: dedup fast path, instrument codes, health, alert throttles
     breaker.reset()
     try:
         keys = call(lambda r: r.keys(key("*")))
@@ -99,26 +99,55 @@ class Webhook:
             payload = json.dumps(body)
         return self.client.post("/webhook", data=payload, content_type="application/json", **extra)
 
-    def entry(self, instrument="GOLD_MINI", position="Long_1", *, minute=0, price=72000, stop=71500, atr=500,
-              er=0.9, **fields):
-        kind = "BASE_ENTRY" if position == "Long_1" else "PYRAMID"
-        payload = dict(type=kind, instrument=instrument, position=position, price=price, stop=stop, lots=1,
-                       atr=atr, er=er, supertrend=stop, timestamp=self.at(minute), **fields)
-        return self.post(payload)
+    def entry(self, instrument="GOLD_MINI", position="Long_1", *, minute=0, **fields):
+        return self.post(payloads.entry(instrument=instrument, position=position, timestamp=self.at(minute), **fields))
 
     def bar(self, instrument="GOLD_MINI", *, minute, price, atr=500):
-        return self.post(dict(type="MARKET_DATA", instrument=instrument, price=price, atr=atr,
-                              supertrend=price - atr, timestamp=self.at(minute)))
+        return self.post(payloads.bar(instrument=instrument, price=price, atr=atr, timestamp=self.at(minute)))
 
     def exit(self, instrument="GOLD_MINI", position="ALL", *, minute, price, reason="SuperTrend"):
-        return self.post(dict(type="EXIT", instrument=instrument, position=position, price=price, stop=0, lots=0,
-                              atr=500, er=0.8, supertrend=price, reason=reason, timestamp=self.at(minute)))
+        return self.post(payloads.exit_(instrument=instrument, position=position, price=price, reason=reason,
+                                        timestamp=self.at(minute)))
 
 
 @pytest.fixture
 def webhook(client):
     """Signals timed a few minutes before now, so entries are fresh (not stale, not in the future)."""
     return Webhook(client, timezone.now().replace(microsecond=0) - timedelta(minutes=30))
+
+
+@pytest.fixture
+def ops_user(django_user_model):
+    """A staff superuser called ``ops``: the name audit rows record for its actions."""
+    return django_user_model.objects.create_user("ops", password="pw", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def ops_admin(client, ops_user):
+    """The Django test client logged into the back office as ``ops``."""
+    client.force_login(ops_user)
+    return client
+
+
+@pytest.fixture
+def staff_api(ops_user):
+    """A DRF client authenticated as ``ops`` with a token, as API users are."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=ops_user).key}")
+    return api
+
+
+@pytest.fixture
+def viewer_api(django_user_model):
+    """A DRF client of an authenticated user who is not staff."""
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(django_user_model.objects.create_user("viewer"))
+    return api
 
 
 def money(value) -> Decimal:

@@ -7,13 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from positions.models import IntentStatus, OrderIntent, PaperOrder, PaperPosition, Position
 from signals.models import SignalLog
+from tests import payloads
 from tests.cluster import ROOT, wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
@@ -21,15 +20,11 @@ CLAIM_SECONDS = "3"
 
 
 def _entry() -> dict:
-    stamp = (timezone.now() - timedelta(minutes=5)).replace(microsecond=0).isoformat()
-    return dict(type="BASE_ENTRY", instrument="GOLD_MINI", position="Long_1", price=72000, stop=71500, lots=1,
-                atr=500, er=0.9, supertrend=71500, timestamp=stamp)
+    return payloads.entry(timestamp=payloads.stamp(minutes_ago=5))
 
 
 def _exit() -> dict:
-    stamp = (timezone.now() - timedelta(minutes=4)).replace(microsecond=0).isoformat()
-    return dict(type="EXIT", instrument="GOLD_MINI", position="ALL", price=72500, stop=0, lots=0, atr=500, er=0.5,
-                supertrend=72500, reason="SuperTrend", timestamp=stamp)
+    return payloads.exit_(timestamp=payloads.stamp(minutes_ago=4))
 
 
 @pytest.mark.parametrize("point, intent_after_kill, broker_orders_after_kill", [

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from positions.models import PaperOrder, Position
 from signals.models import SignalLog
+from tests import payloads
 from tests.cluster import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
@@ -39,7 +40,7 @@ class Stream:
         return self.clock.isoformat()
 
     def post(self, payload: dict) -> None:
-        payload = {**payload, "timestamp": self._stamp()}
+        payload = {**payload, "timestamp": self._stamp()}  # each signal its own instant
         first = self.cluster.post(next(self.webs), payload)
         assert first.status_code == 202, first.text
         self.sent[first.json()["fingerprint"]] = payload
@@ -53,16 +54,13 @@ class Stream:
         for i in range(n):
             code = INSTRUMENTS[i % 4]
             price = {"GOLD_MINI": 72000, "SILVER_MINI": 90000, "COPPER": 800, "BANK_NIFTY": 52000}[code]
-            self.post(dict(type="MARKET_DATA", instrument=code, price=price + i, atr=price / 100,
-                           supertrend=price * 0.98))
+            self.post(payloads.bar(instrument=code, price=price + i, atr=price / 100, timestamp=""))
 
     def entry(self, code: str, price: float, stop: float, atr: float) -> None:
-        self.post(dict(type="BASE_ENTRY", instrument=code, position="Long_1", price=price, stop=stop, lots=1,
-                       atr=atr, er=0.9, supertrend=stop))
+        self.post(payloads.entry(instrument=code, price=price, stop=stop, atr=atr, timestamp=""))
 
     def exit_all(self, code: str, price: float) -> None:
-        self.post(dict(type="EXIT", instrument=code, position="ALL", price=price, stop=0, lots=0, atr=1, er=0.5,
-                       supertrend=price, reason="SuperTrend"))
+        self.post(payloads.exit_(instrument=code, price=price, atr=1, timestamp=""))
 
 
 def _health(cluster, web: str) -> httpx.Response:

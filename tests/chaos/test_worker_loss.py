@@ -3,14 +3,12 @@ the leader's sweeper runs inside the beat process and executes signals no worker
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from recovery.models import RecoveryRun
 from recovery.services.sweeper import OVERDUE_SECONDS
 from signals.models import SignalLog
+from tests import payloads
 from tests.cluster import wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
@@ -21,9 +19,7 @@ def test_signals_execute_without_any_worker(cluster):
     cluster.start_beat("beat1")  # and no worker
     wait_until(lambda: RecoveryRun.objects.exclude(finished_at=None).exists(), timeout=30,
                what="the leader's startup recovery")  # so only a later sweep can act
-    stamp = (timezone.now() - timedelta(minutes=5)).replace(microsecond=0).isoformat()
-    response = cluster.post("web1", dict(type="BASE_ENTRY", instrument="GOLD_MINI", position="Long_1", price=72000,
-                                         stop=71500, lots=1, atr=500, er=0.9, supertrend=71500, timestamp=stamp))
+    response = cluster.post("web1", payloads.entry(timestamp=payloads.stamp()))
     assert response.status_code == 202
     assert SignalLog.objects.get().status == "accepted"  # published to Redis, nobody consumes it
     signal = wait_until(lambda: SignalLog.objects.filter(status="executed").first(), timeout=2 * 30 + 15,

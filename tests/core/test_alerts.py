@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from unittest import mock
 
 import pytest
 
@@ -28,7 +29,6 @@ def slack(settings):
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     settings.PM_ALERT_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hook"
-    alerts._last_sent.clear()
     alerts._contention.clear()
     yield received
     server.shutdown()
@@ -47,9 +47,10 @@ def test_repeating_conditions_alert_once_per_window(slack):
 
 
 def test_lock_contention_alerts_above_ten_a_minute(slack):
-    for _ in range(10):
+    with mock.patch.object(alerts, "alert", wraps=alerts.alert) as raised:
+        for _ in range(10):
+            alerts.lock_contended("signal_lock")
+        assert not raised.called
         alerts.lock_contended("signal_lock")
-    assert "lock_contention" not in alerts._last_sent
-    alerts.lock_contended("signal_lock")
-    assert "lock_contention" in alerts._last_sent
+        assert raised.call_args.args == ("lock_contention",)
     wait_until(lambda: any("lock_contention" in m["text"] for m in slack), timeout=5, what="contention alert")

@@ -13,56 +13,49 @@ from portfolio.services import portfolio_initialise
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_user("ops", password="pw", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return client
-
-
-def test_every_model_has_a_working_changelist(staff_client):
+def test_every_model_has_a_working_changelist(ops_admin):
     from django.contrib import admin
 
     portfolio_initialise(capital="100000", actor="t")
     for model in admin.site._registry:
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-        response = staff_client.get(url)
+        response = ops_admin.get(url)
         assert response.status_code == 200, url
 
 
-def test_deposit_and_withdrawal_through_admin_form(staff_client):
+def test_deposit_and_withdrawal_through_admin_form(ops_admin):
     portfolio_initialise(capital="100000", actor="t")
     url = reverse("admin:portfolio_capitaltransaction_add")
-    response = staff_client.post(url, {"kind": "DEPOSIT", "amount": "2500.50", "note": "top-up"})
+    response = ops_admin.post(url, {"kind": "DEPOSIT", "amount": "2500.50", "note": "top-up"})
     assert response.status_code == 302
-    response = staff_client.post(url, {"kind": "WITHDRAW", "amount": "500", "note": ""})
+    response = ops_admin.post(url, {"kind": "WITHDRAW", "amount": "500", "note": ""})
     assert response.status_code == 302
     rows = list(CapitalTransaction.objects.order_by("id").values_list("kind", "amount", "created_by"))
     assert rows[1:] == [("DEPOSIT", Decimal("2500.50"), "ops"), ("WITHDRAW", Decimal("-500.00"), "ops")]
     assert PortfolioState.objects.get().closed_equity == Decimal("102000.50")
 
 
-def test_withdrawal_beyond_equity_shows_error_and_writes_nothing(staff_client):
+def test_withdrawal_beyond_equity_shows_error_and_writes_nothing(ops_admin):
     portfolio_initialise(capital="1000", actor="t")
-    response = staff_client.post(reverse("admin:portfolio_capitaltransaction_add"),
+    response = ops_admin.post(reverse("admin:portfolio_capitaltransaction_add"),
                                  {"kind": "WITHDRAW", "amount": "5000"})
     assert response.status_code == 200
     assert "exceeds closed equity" in response.content.decode()
     assert CapitalTransaction.objects.count() == 1
 
 
-def test_ledger_rows_are_read_only_in_admin(staff_client):
+def test_ledger_rows_are_read_only_in_admin(ops_admin):
     portfolio_initialise(capital="1000", actor="t")
     entry = CapitalTransaction.objects.get()
-    response = staff_client.post(reverse("admin:portfolio_capitaltransaction_change", args=[entry.pk]),
+    response = ops_admin.post(reverse("admin:portfolio_capitaltransaction_change", args=[entry.pk]),
                                  {"amount": "999999"})
     assert response.status_code == 403
     assert CapitalTransaction.objects.get().amount == Decimal("1000")
 
 
-def test_pause_form_pauses_trading(staff_client):
+def test_pause_form_pauses_trading(ops_admin):
     portfolio_initialise(capital="1000", actor="t")
-    response = staff_client.post(reverse("admin:portfolio_portfoliostate_pause"), {"reason": "expiry day"})
+    response = ops_admin.post(reverse("admin:portfolio_portfoliostate_pause"), {"reason": "expiry day"})
     assert response.status_code == 302
     state = PortfolioState.objects.get()
     assert state.paused and state.paused_reason == "expiry day" and state.paused_by == "ops"

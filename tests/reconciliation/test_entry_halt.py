@@ -18,8 +18,7 @@ def latest(kind: str) -> SignalLog:
     return SignalLog.objects.filter(signal_type=kind).latest("id")
 
 
-def test_open_discrepancy_blocks_entries_not_exits_until_acknowledged(live_portfolio, webhook, client,
-                                                                      django_user_model):
+def test_open_discrepancy_blocks_entries_not_exits_until_acknowledged(live_portfolio, webhook, ops_admin):
     webhook.entry(minute=0)
     base = Position.objects.get()
     PaperPosition.objects.filter(symbol=base.futures_symbol).update(net_quantity=F("net_quantity") + 1)
@@ -41,8 +40,7 @@ def test_open_discrepancy_blocks_entries_not_exits_until_acknowledged(live_portf
     assert halted == {"check": "instrument_halted", "passed": False, "detail": {"open_discrepancies": 1}}
     orders = PaperOrder.objects.count()
 
-    client.force_login(django_user_model.objects.create_user("ops", is_staff=True, is_superuser=True))
-    response = client.post(reverse("admin:reconciliation_discrepancy_changelist"), {
+    response = ops_admin.post(reverse("admin:reconciliation_discrepancy_changelist"), {
         "action": "acknowledge", ACTION_CHECKBOX_NAME: [record.pk], "apply": "yes", "note": "manual lot, known"})
     assert response.status_code == 302
     assert OpsAuditLog.objects.get().action == "discrepancy_acknowledged"

@@ -8,7 +8,6 @@ from unittest import mock
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from positions.broker import BrokerUnavailable
@@ -79,14 +78,6 @@ def test_command_dry_run_writes_nothing(paper):
     assert code == 1 and "dry run, not recorded" in out
 
 
-@pytest.fixture
-def staff_api(django_user_model):
-    user = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
 def test_api_runs_a_manual_reconciliation_for_the_user(paper, staff_api):
     fill(paper, {**CONSISTENT_BOOK, (GOLD, "MCX"): 5})
     response = staff_api.post("/api/reconcile/")
@@ -105,10 +96,8 @@ def test_api_answers_503_with_the_report_when_the_broker_is_down(paper, staff_ap
     assert response.json()["outcome"] == "broker_unavailable" and response.json()["run_id"]
 
 
-def test_api_needs_staff(paper, django_user_model):
+def test_api_needs_staff(paper, viewer_api):
     response = APIClient().post("/api/reconcile/")
     assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
-    viewer = APIClient()
-    viewer.force_authenticate(django_user_model.objects.create_user("viewer"))
-    assert viewer.post("/api/reconcile/").status_code == 403
+    assert viewer_api.post("/api/reconcile/").status_code == 403
     assert not ReconciliationRun.objects.exists()

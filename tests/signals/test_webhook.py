@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from signals.models import SignalLog
+from tests import payloads
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +18,7 @@ SECRET = settings.PM_WEBHOOK_SECRET
 
 
 def _entry(webhook, **fields):
-    return dict(type="BASE_ENTRY", instrument="GOLD_MINI", position="Long_1", price=72000, stop=71500, lots=2,
-                atr=500, er=0.9, supertrend=71500, timestamp=webhook.at(0), **fields)
+    return payloads.entry(timestamp=webhook.at(0), lots=2, **fields)
 
 
 def test_accepted_then_duplicate(portfolio, webhook):
