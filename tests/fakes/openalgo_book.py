@@ -233,7 +233,7 @@ class OpenAlgoBook(Endpoints):
     def orders(self, sandbox: bool = False) -> list[dict]:
         with self._lock:
             self._advance()
-            return [o.view() for o in self._book(sandbox).orders.values()]
+            return [o.view(self._mono()) for o in self._book(sandbox).orders.values()]
 
     def positions(self, sandbox: bool = False) -> list[dict]:
         """Every net position row, including flat ones (quantity 0)."""

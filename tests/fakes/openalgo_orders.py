@@ -99,14 +99,15 @@ class Order:
     def is_open(self) -> bool:
         return self.status == "OPEN"
 
-    def view(self) -> dict:
-        """The whole truth, for tests (control API)."""
+    def view(self, now: float) -> dict:
+        """The whole truth, for tests (control API); ``now`` is the monotonic time."""
         return {"orderid": self.orderid, "strategy": self.strategy, "symbol": self.symbol,
                 "exchange": self.exchange, "action": self.action, "quantity": self.quantity,
                 "pricetype": self.pricetype, "product": self.product, "price": str(self.price),
                 "order_status": WORDS[self.status], "filled_quantity": self.filled,
                 "average_price": str(self.average_price),
-                "timestamp": self.timestamp, "modifications": [dict(m) for m in self.modifications]}
+                "timestamp": self.timestamp, "transient": self.transient_until > now,
+                "modifications": [dict(m) for m in self.modifications]}
 
 
 class Ledger:
