@@ -9,8 +9,9 @@ happen outside the lock and end early when the server stops.  The switches are i
 Request pipeline: count + record body -> fault (``set_fault``) -> rate limit (429 with
 ``retry_after``) -> schema (400, unknown fields too) -> api key (403) -> endpoint -> lost answer.
 
-Control API (methods; ``openalgo_server`` maps each to ``POST /_fake/<name>``):
-  configure(**switches) / config()        change / read switches at run time
+Control API (methods; ``openalgo_server`` lists the matching ``/_fake/`` HTTP endpoints):
+  configure(friendly=None, seed=None, **switches) / config()   change / read switches at run time
+                                          (friendly=True/False sets every friendly switch first)
   reset()                                 forget all state (switches stay)
   set_price(symbol, price)                last price; resting LIMIT orders it reaches fill
   set_fault(endpoint, mode, count=1, **params) / clear_faults()
@@ -39,7 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.fakes.openalgo_api import Endpoints, Reply, error
-from tests.fakes.openalgo_config import apply, make_config
+from tests.fakes.openalgo_config import FRIENDLY, FakeConfig, apply, make_config
 from tests.fakes.openalgo_faults import (
     ACCEPTING, FAULT_MODES, RATE_LIMITED, Fault, RateLimiter, early_fault, late_fault,
 )
@@ -70,10 +71,17 @@ class OpenAlgoBook(Endpoints):
     # ------------------------------------------------------------------ control API: switches, time
 
     def configure(self, **switches: Any) -> dict:
+        """Change switches (see ``openalgo_config``); ``friendly`` True/False first sets every
+        friendly switch to its friendly/faithful value, ``seed`` reseeds the random behaviours."""
         with self._lock:
-            if "seed" in switches:
-                self._random.seed(switches.pop("seed"))
+            friendly = switches.pop("friendly", None)
+            if friendly is not None:
+                base = FRIENDLY if friendly else {k: getattr(FakeConfig(), k) for k in FRIENDLY}
+                switches = {**base, **switches}
+            seed = switches.pop("seed", None)
             apply(self.cfg, switches)
+            if seed is not None:
+                self._random.seed(seed)
             return self.cfg.as_dict()
 
     def config(self) -> dict:

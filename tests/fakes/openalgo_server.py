@@ -10,7 +10,7 @@ Control (no api key; JSON bodies; every answer is {"status": "success", ...} or 
   GET  /_fake/state                 -> orders, positions, trades, sandbox{...}, pending, config,
                                        prices, faults, requests, bodies (api key removed), clock, holidays
   GET  /_fake/config                -> {"config": {...}}
-  POST /_fake/config                {<switch>: value, ..., "seed"?}  -> {"config": {...}}
+  POST /_fake/config                {<switch>: value, ..., "friendly"?: bool, "seed"?: int} -> {"config"}
   POST /_fake/reset                 {}
   POST /_fake/price                 {"symbol", "price"}
   POST /_fake/fault                 {"endpoint", "mode", "count" (null: until cleared), ...params}

@@ -181,6 +181,9 @@ def test_friendly_switch_sets_every_kind_behaviour_and_keeps_explicit_ones():
         "order_rate_limit": None, "api_rate_limit": None, "mcx_quantity": "lots", "semi_auto": False,
         "analyzer": False, "lost_answer_rate": 0.0, "partial_fill_rate": 0.0, "partial_fill_delay": 0.5}
     assert FakeOpenAlgo(friendly=True, sessions=True).config()["sessions"] is True
+    switched = FakeOpenAlgo()
+    assert switched.configure(friendly=True, sessions=True) == {**friendly, "sessions": True}
+    assert switched.configure(friendly=False) == FakeOpenAlgo().config()
     with FakeOpenAlgo(api_key=KEY, friendly=True) as fake:
         fake.set_price("X", 95)
         oid = place(fake.url, symbol="X", pricetype="LIMIT", price="90", extra_field="ignored")
