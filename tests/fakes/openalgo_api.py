@@ -66,7 +66,8 @@ class Endpoints:
             ledger.orders[order.orderid] = order
             return ok(orderid=order.orderid, **mode)
         order.hold = fault == "pending"
-        self._mark_transient(order)
+        if ledger.quirks:  # the sandbox has no broker behind it
+            self._mark_transient(order)
         ledger.start(order, plan=self._plan_for(order), instant=self.cfg.instant_fills, now=self._mono(),
                      lag_reads=self.cfg.trade_lag_reads, lag_seconds=self.cfg.trade_lag_seconds)
         return ok(orderid=order.orderid, **mode)

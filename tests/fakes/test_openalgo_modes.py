@@ -72,6 +72,7 @@ def test_analyzer_status_and_toggle_answer_like_openalgo(fake):
 def test_analyzer_orders_go_to_a_sandbox_and_leave_the_live_book_alone(fake):
     live = place(fake.url)
     control(fake.url, "config", analyzer=True)
+    fake.force_transient(seconds=30)  # the sandbox has no broker states: this waits for a live order
     answer = order(fake.url, quantity="2").json()
     sandbox_id = answer["orderid"]
     assert answer["mode"] == "analyze" and sandbox_id.startswith("260107") and len(sandbox_id) == 14
@@ -86,6 +87,9 @@ def test_analyzer_orders_go_to_a_sandbox_and_leave_the_live_book_alone(fake):
     assert [o["orderid"] for o in state["sandbox"]["orders"]] == [sandbox_id]
     fake.configure(analyzer=False)
     assert [r["orderid"] for r in book(fake.url)] == [live]
+    assert api(fake.url, "orderbook").status_code == 200
+    second_live = place(fake.url)
+    assert [o["transient"] for o in fake.orders()] == [False, True] and second_live
 
 
 # ---------------------------------------------------------------- contracts and units
