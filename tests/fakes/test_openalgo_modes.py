@@ -179,7 +179,7 @@ def test_holidays_close_an_exchange_and_the_clock_is_settable_over_http(fake):
 
 
 def test_a_running_clock_moves_on_and_modify_outside_the_session_is_refused(fake):
-    fake.set_clock(datetime(2026, 1, 7, 15, 29, 59, 900000), running=True)
+    fake.set_clock(datetime(2026, 1, 7, 15, 29, 59), running=True)
     oid = place(fake.url, symbol=PE, exchange="NFO", quantity="30", pricetype="LIMIT", price="50")
     fields = {"strategy": "T", "symbol": PE, "exchange": "NFO", "action": "BUY", "product": "NRML",
               "pricetype": "LIMIT", "quantity": "30", "disclosed_quantity": "0", "trigger_price": "0"}
