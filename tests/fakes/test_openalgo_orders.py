@@ -34,7 +34,7 @@ def test_the_trade_book_lags_by_reads_or_seconds_and_not_at_all_by_switch():
     with make_fake(trade_lag_reads=2) as fake:
         oid = place(fake.url)
         assert [status(fake.url, oid).json()["data"]["average_price"] for _ in range(3)] == [0.0, 0.0, 100.0]
-    with make_fake(trade_lag_reads=0, trade_lag_seconds=0.3) as fake:
+    with make_fake(trade_lag_reads=0, trade_lag_seconds=1.0) as fake:
         oid = place(fake.url)
         assert trades(fake.url) == []
         wait_for(lambda: trades(fake.url))
@@ -133,7 +133,7 @@ def test_part_filled_then_cancelled_reads_cancelled_and_only_the_trade_book_know
 
 
 def test_a_plan_can_fill_the_rest_later_or_cancel_it(fake):
-    fake.plan_fills(now=1, rest="later", after=0.2, count=1)
+    fake.plan_fills(now=1, rest="later", after=1.0, count=1)
     later = place(fake.url, quantity="3")
     assert fake.position(GOLD, "MCX") == 1
     wait_for(lambda: status(fake.url, later).json()["data"]["order_status"] == "complete")
@@ -161,7 +161,7 @@ def test_plans_target_a_symbol_and_a_number_of_orders(fake):
 
 
 def test_random_partial_fills_fill_part_now_and_the_rest_shortly_after():
-    with make_fake(partial_fill_rate=1.0, partial_fill_delay=0.2) as fake:
+    with make_fake(partial_fill_rate=1.0, partial_fill_delay=1.0) as fake:
         oid = place(fake.url, symbol=PE, exchange="NFO", quantity="120")
         assert fake.orders()[0]["filled_quantity"] == 60 and fake.orders()[0]["order_status"] == "open"
         wait_for(lambda: fake.orders()[0]["order_status"] == "complete")
