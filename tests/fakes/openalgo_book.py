@@ -1,119 +1,145 @@
-"""The state and rules of the fake OpenAlgo: order book, fills, net positions, prices, faults.
+"""The state of the fake OpenAlgo and its control API (the test API).
 
 Pure stdlib and thread-safe (one lock).  ``handle(endpoint, body)`` answers one API request as
-OpenAlgo would, as a ``Reply`` (HTTP status and JSON body); fault waits happen outside the lock
-and end early when the server stops.
+OpenAlgo would, as a ``Reply`` (HTTP status and JSON body, or ``drop`` = hang up); fault waits
+happen outside the lock and end early when the server stops.  The switches are in
+``openalgo_config`` (faithful by default), the endpoints in ``openalgo_api``, the order book in
+``openalgo_orders``, schemas/contracts/sessions in ``openalgo_rules``.
+
+Request pipeline: count + record body -> fault (``set_fault``) -> rate limit (429 with
+``retry_after``) -> schema (400, unknown fields too) -> api key (403) -> endpoint -> lost answer.
+
+Control API (methods; ``openalgo_server`` lists the matching ``/_fake/`` HTTP endpoints):
+  configure(friendly=None, seed=None, **switches) / config()   change / read switches at run time
+                                          (friendly=True/False sets every friendly switch first)
+  reset()                                 forget all state (switches stay)
+  set_price(symbol, price)                last price; resting LIMIT orders it reaches fill
+  set_fault(endpoint, mode, count=1, **params) / clear_faults()
+  set_clock(at | None, running=False) / now()   exchange clock (IST; naive = IST)
+  set_holidays(days, exchange=None)       holiday dates (None: every exchange)
+  add_symbol(symbol, exchange, lotsize, **details)   a contract the catalogue lacks
+  plan_fills(now, rest="later", after=None, symbol=None, count=1) / clear_plans()
+  fill_pending(order_id=None) / fill_order(order_id, quantity=None) / cancel_remainder(order_id)
+  set_transient(order_id, seconds=None, error=False) / force_transient(count=1, seconds=None, error=False)
+  lose_answers(count=1)                   the next placeorder answers are lost (order placed)
+  pending_orders() / approve(pending_id) / decline(pending_id)   semi-auto Action Center
+  set_position(symbol, exchange, qty, average_price=None, product="NRML")
+  orders(sandbox=False) / positions(sandbox=False) / position(symbol, exchange) / trades(sandbox=False)
+  request_count(endpoint=None) / bodies(endpoint) / state()
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-IST = timezone(timedelta(hours=5, minutes=30))
+from tests.fakes.openalgo_api import Endpoints, Reply, error
+from tests.fakes.openalgo_config import FRIENDLY, FakeConfig, apply, make_config
+from tests.fakes.openalgo_faults import (
+    ACCEPTING, FAULT_MODES, RATE_LIMITED, Fault, RateLimiter, early_fault, late_fault,
+)
+from tests.fakes.openalgo_orders import FillPlan, Ledger, Order
+from tests.fakes.openalgo_rules import IST, SCHEMAS, STRINGIFIED_ERRORS, contract, validate
+
+__all__ = ["DEFAULT_PRICE", "ENDPOINTS", "FAULT_MODES", "OpenAlgoBook", "Reply"]
+
 DEFAULT_PRICE = Decimal("100")
-ENDPOINTS = frozenset({
-    "placeorder", "orderstatus", "orderbook", "tradebook", "positionbook",
-    "quotes", "cancelorder", "ping", "funds",
-})
-# Fault modes.  ``accept=True`` on http_500 / success_without_orderid / malformed_body makes the
-# order real before the bad answer (default: nothing is placed, as in OpenAlgo pain point 14).
-FAULT_MODES = frozenset({
-    "delay",                   # seconds=<float>: wait, then answer normally
-    "http_500",                # 500 {"status":"error"}
-    "http_429",                # 429 rate limit
-    "timeout_after_accept",    # seconds=<float>: act (placeorder: record + fill), wait, then answer
-    "reject",                  # message=<str>: 400 {"status":"error"}
-    "success_without_orderid", # placeorder: 200 {"status":"success"} with no orderid
-    "pending",                 # placeorder: the order stays open and unfilled until fill_pending()
-    "rejected_after_accept",   # placeorder: answer with an orderid, the order is "rejected"
-    "session_expired",         # 403 invalid api key / broker session
-    "malformed_body",          # 200 with a body that is not JSON
-})
-_ACCEPTING = frozenset({"http_500", "success_without_orderid", "malformed_body"})
+ENDPOINTS = frozenset(SCHEMAS)
+ORDER_ENDPOINTS = frozenset({"placeorder", "modifyorder", "cancelorder"})
+INVALID_JSON = object()  # a body that is not JSON at all
 
 
-@dataclass
-class Reply:
-    status: int
-    body: Any  # a JSON-able object, or bytes sent as is
-
-
-@dataclass
-class Fault:
-    mode: str
-    remaining: int | None  # None: until cleared
-    params: dict = field(default_factory=dict)
-
-
-@dataclass
-class Order:
-    orderid: str
-    strategy: str
-    symbol: str
-    exchange: str
-    action: str
-    quantity: int
-    pricetype: str
-    product: str
-    price: Decimal
-    order_status: str = "open"
-    average_price: Decimal = Decimal("0")
-    filled_quantity: int = 0
-    timestamp: str = ""
-
-    def row(self) -> dict:
-        return {
-            "orderid": self.orderid, "strategy": self.strategy, "symbol": self.symbol,
-            "exchange": self.exchange, "action": self.action, "quantity": str(self.quantity),
-            "pricetype": self.pricetype, "product": self.product, "price": float(self.price),
-            "trigger_price": 0.0, "order_status": self.order_status,
-            "average_price": float(self.average_price), "timestamp": self.timestamp,
-        }
-
-
-def _error(status: int, message: str) -> Reply:
-    return Reply(status, {"status": "error", "message": message})
-
-
-def _ok(**fields: Any) -> Reply:
-    return Reply(200, {"status": "success", **fields})
-
-
-def _now() -> datetime:
-    return datetime.now(IST)
-
-
-class OpenAlgoBook:
+class OpenAlgoBook(Endpoints):
     """Everything the fake knows, behind one lock.  The control methods are the test API."""
 
-    def __init__(self, *, api_key: str = "fake-api-key", default_price: Decimal = DEFAULT_PRICE):
+    def __init__(self, *, api_key: str = "fake-api-key", default_price: Decimal = DEFAULT_PRICE,
+                 friendly: bool = False, seed: int | None = 0, **switches: Any):
         self.api_key = api_key
         self.default_price = Decimal(default_price)
+        self.cfg = make_config(friendly=friendly, **switches)
+        self._random = random.Random(seed)
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self.reset()
 
-    # ------------------------------------------------------------------ control API
+    # ------------------------------------------------------------------ control API: switches, time
+
+    def configure(self, **switches: Any) -> dict:
+        """Change switches (see ``openalgo_config``); ``friendly`` True/False first sets every
+        friendly switch to its friendly/faithful value, ``seed`` reseeds the random behaviours."""
+        with self._lock:
+            friendly = switches.pop("friendly", None)
+            if friendly is not None:
+                base = FRIENDLY if friendly else {k: getattr(FakeConfig(), k) for k in FRIENDLY}
+                switches = {**base, **switches}
+            seed = switches.pop("seed", None)
+            apply(self.cfg, switches)
+            if seed is not None:
+                self._random.seed(seed)
+            return self.cfg.as_dict()
+
+    def config(self) -> dict:
+        with self._lock:
+            return self.cfg.as_dict()
 
     def reset(self) -> None:
         with self._lock:
-            self._orders: dict[str, Order] = {}
-            self._positions: dict[tuple[str, str], list] = {}  # (symbol, exchange) -> [qty, avg]
-            self._trades: list[dict] = []
+            self._live = Ledger(sandbox=False, price_of=self._price, clock=self.now)
+            self._sandbox = Ledger(sandbox=True, price_of=self._price, clock=self.now)
             self._prices: dict[str, Decimal] = {}
             self._faults: dict[str, Fault] = {}
             self._requests: Counter[str] = Counter()
             self._bodies: dict[str, list] = {}
-            self._next_id = 1
+            self._limiter = RateLimiter()
+            self._plans: list[FillPlan] = []
+            self._forced_transient: list[list] = []  # [count, seconds, error]
+            self._lose_next = 0
+            self._pending: dict[int, dict] = {}
+            self._next_pending = 1
+            self._clock: tuple[datetime, float, bool] | None = None
+            self._holidays: dict[str | None, set[date]] = {}
+            self._symbols: dict[tuple[str, str], dict] = {}
+
+    def set_clock(self, at: datetime | str | None, running: bool = False) -> None:
+        """Fix the exchange clock at ``at`` (naive = IST; ISO text accepted), or let it run from
+        there (``running``); None returns to the wall clock."""
+        with self._lock:
+            if at is None:
+                self._clock = None
+                return
+            moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=IST)
+            self._clock = (moment.astimezone(IST), time.monotonic(), bool(running))
+
+    def now(self) -> datetime:
+        with self._lock:
+            if self._clock is None:
+                return datetime.now(IST)
+            at, since, running = self._clock
+            return at + timedelta(seconds=time.monotonic() - since) if running else at
+
+    def set_holidays(self, days: list, exchange: str | None = None) -> None:
+        with self._lock:
+            self._holidays[exchange] = {d if isinstance(d, date) else date.fromisoformat(str(d)) for d in days}
+
+    def add_symbol(self, symbol: str, exchange: str, lotsize: int, **details: Any) -> None:
+        with self._lock:
+            self._symbols[(symbol, exchange)] = {"symbol": symbol, "exchange": exchange,
+                                                 "lotsize": int(lotsize), **details}
+
+    # ------------------------------------------------------------------ control API: market, faults
 
     def set_price(self, symbol: str, price: Decimal | float | str) -> None:
         with self._lock:
             self._prices[symbol] = Decimal(str(price))
+            self._advance()
 
     def set_fault(self, endpoint: str, mode: str, count: int | None = 1, **params: Any) -> None:
         """Answer the next ``count`` requests to ``endpoint`` with ``mode`` (None: until cleared)."""
@@ -128,39 +154,111 @@ class OpenAlgoBook:
         with self._lock:
             self._faults.clear()
 
+    def lose_answers(self, count: int = 1) -> None:
+        """The next ``count`` accepted placeorders are acted on, then the connection is dropped."""
+        with self._lock:
+            self._lose_next = int(count)
+
+    # ------------------------------------------------------------------ control API: orders
+
+    def plan_fills(self, now: int, rest: str = "later", after: float | None = None,
+                   symbol: str | None = None, count: int | None = 1) -> None:
+        """Plan the next ``count`` orders (for ``symbol``, or any): fill ``now`` units at once, then
+        the rest ``after`` seconds later ("later"), only by control ("never"), or cancel it ("cancel")."""
+        with self._lock:
+            delay = self.cfg.partial_fill_delay if after is None else after
+            self._plans.append(FillPlan(now=now, rest=rest, after=delay, symbol=symbol, remaining=count))
+
+    def clear_plans(self) -> None:
+        with self._lock:
+            self._plans.clear()
+
     def fill_pending(self, order_id: str | None = None) -> list[str]:
         """Fill open orders (one, or all) at their limit price, or the last price for MARKET."""
         with self._lock:
             filled = []
-            for order in list(self._orders.values()):
-                if order.order_status == "open" and order_id in (None, order.orderid):
-                    self._fill(order)
+            for order in list(self._ledger().orders.values()):
+                if order.is_open and order_id in (None, order.orderid):
+                    self._ledger().fill_by_control(order, None, self._mono(), *self._lag())
                     filled.append(order.orderid)
             return filled
 
-    def set_position(self, symbol: str, exchange: str, qty: int, average_price: Any = None) -> None:
+    def fill_order(self, order_id: str, quantity: int | None = None) -> int:
+        """Fill ``quantity`` units (None: the rest) of an open order now; returns units filled."""
+        with self._lock:
+            return self._ledger().fill_by_control(self._order(order_id), quantity, self._mono(), *self._lag())
+
+    def cancel_remainder(self, order_id: str) -> None:
+        """The broker cancels what is unfilled of an open order (its status becomes cancelled)."""
+        with self._lock:
+            order = self._order(order_id)
+            if order.is_open:
+                order.status, order.rest_at, order.hold = "CANCELLED", None, False
+
+    def set_transient(self, order_id: str, seconds: float | None = None, error: bool = False) -> None:
+        """Show ``order_id`` in a transient broker state for ``seconds`` (None: until set again
+        with 0): book reads then carry the previous row's status (500 when it is the first row, or
+        always with ``error``)."""
+        with self._lock:
+            order = self._order(order_id)
+            order.transient_until = float("inf") if seconds is None else self._mono() + float(seconds)
+            order.transient_error = bool(error)
+
+    def force_transient(self, count: int = 1, seconds: float | None = None, error: bool = False) -> None:
+        """The next ``count`` orders placed are young in a transient state (for ``seconds``, default
+        the transient window)."""
+        with self._lock:
+            self._forced_transient.append([int(count), seconds, bool(error)])
+
+    def pending_orders(self) -> list[dict]:
+        with self._lock:
+            return [{k: (_json(v) if k == "values" else v) for k, v in p.items()}
+                    for p in self._pending.values()]
+
+    def approve(self, pending_id: int) -> str:
+        """Approve a semi-auto order: it is placed now (with the rules in force); its order id."""
+        with self._lock:
+            entry = self._pending_entry(pending_id)
+            reply = self._place(dict(entry["values"]), None)
+            if reply.status != 200:
+                entry["status"], entry["message"] = "rejected", reply.body["message"]
+                raise ValueError(f"approved order was rejected: {reply.body['message']}")
+            entry["status"], entry["orderid"] = "approved", reply.body["orderid"]
+            return entry["orderid"]
+
+    def decline(self, pending_id: int) -> None:
+        with self._lock:
+            self._pending_entry(pending_id)["status"] = "declined"
+
+    def set_position(self, symbol: str, exchange: str, qty: int, average_price: Any = None,
+                     product: str = "NRML") -> None:
         with self._lock:
             price = Decimal(str(average_price)) if average_price is not None else self._price(symbol)
-            self._positions[(symbol, exchange)] = [int(qty), price if qty else Decimal("0")]
+            self._ledger().positions[(symbol, exchange, product)] = [int(qty), price if qty else Decimal("0")]
 
-    def orders(self) -> list[dict]:
+    # ------------------------------------------------------------------ control API: views
+
+    def orders(self, sandbox: bool = False) -> list[dict]:
         with self._lock:
-            return [{**asdict(o), "price": str(o.price), "average_price": str(o.average_price)}
-                    for o in self._orders.values()]
+            self._advance()
+            return [o.view(self._mono()) for o in self._book(sandbox).orders.values()]
 
-    def positions(self) -> list[dict]:
+    def positions(self, sandbox: bool = False) -> list[dict]:
         """Every net position row, including flat ones (quantity 0)."""
         with self._lock:
-            return [{"symbol": s, "exchange": e, "quantity": q, "average_price": str(a)}
-                    for (s, e), (q, a) in self._positions.items()]
+            self._advance()
+            return self._book(sandbox).position_views()
 
-    def position(self, symbol: str, exchange: str) -> int:
+    def position(self, symbol: str, exchange: str, sandbox: bool = False) -> int:
         with self._lock:
-            return self._positions.get((symbol, exchange), [0])[0]
+            self._advance()
+            return self._book(sandbox).net_position(symbol, exchange)
 
-    def trades(self) -> list[dict]:
+    def trades(self, sandbox: bool = False) -> list[dict]:
+        """Every fill (lagging ones included)."""
         with self._lock:
-            return [dict(t) for t in self._trades]
+            self._advance()
+            return [t.row() for t in self._book(sandbox).trades]
 
     def request_count(self, endpoint: str | None = None) -> int:
         """Requests received (faulted ones included) for one endpoint, or for all."""
@@ -176,10 +274,15 @@ class OpenAlgoBook:
         with self._lock:
             return {
                 "orders": self.orders(), "positions": self.positions(), "trades": self.trades(),
+                "sandbox": {"orders": self.orders(True), "positions": self.positions(True),
+                            "trades": self.trades(True)},
+                "pending": self.pending_orders(), "config": self.config(),
                 "prices": {s: str(p) for s, p in self._prices.items()},
                 "faults": {e: asdict(f) for e, f in self._faults.items()},
                 "requests": dict(self._requests),
                 "bodies": {e: [dict(b) for b in bs] for e, bs in self._bodies.items()},
+                "clock": self.now().isoformat(),
+                "holidays": {str(e): sorted(str(d) for d in ds) for e, ds in self._holidays.items()},
             }
 
     # ------------------------------------------------------------------ one API request
@@ -192,25 +295,37 @@ class OpenAlgoBook:
                 kept = {k: v for k, v in body.items() if k != "apikey"}
                 self._bodies.setdefault(endpoint, []).append(kept)
             if endpoint not in ENDPOINTS:
-                return _error(404, f"unknown endpoint {endpoint}")
+                return error(404, f"unknown endpoint {endpoint}")
             fault = self._take_fault(endpoint)
         mode, params = (fault.mode, fault.params) if fault else (None, {})
         if mode == "delay":
             self._wait(float(params.get("seconds", 0.5)))
-        early = self._early_fault(mode, params)
+        early = early_fault(mode, params)
         if early is not None:
             return early
-        if not isinstance(body, dict):
-            return _error(400, "request body must be a JSON object")
-        if body.get("apikey") != self.api_key:
-            return _error(403, "Invalid openalgo apikey")
         with self._lock:
-            reply = getattr(self, f"_api_{endpoint}")(body, mode)
+            reply, lost = self._answer(endpoint, body, mode)
         if mode == "timeout_after_accept":
             self._wait(float(params.get("seconds", 2.0)))
-        elif mode in _ACCEPTING:  # accept=True: the request was acted on, the answer is bad
-            reply = self._late_fault(mode)
-        return reply
+        elif mode in ACCEPTING:  # accept=True: the request was acted on, the answer is bad
+            reply = late_fault(mode)
+        return Reply(0, b"", drop=True) if lost else reply
+
+    def _answer(self, endpoint: str, body: Any, mode: str | None) -> tuple[Reply, bool]:
+        if self._rate_limited(endpoint):
+            return Reply(429, dict(RATE_LIMITED)), False
+        if body is INVALID_JSON:  # Flask raises inside the endpoint's try: a 500
+            return error(500, "An unexpected error occurred"), False
+        self._advance()
+        values, errors = validate(endpoint, body, strict=self.cfg.strict_fields)
+        if errors:
+            return error(400, str(errors) if endpoint in STRINGIFIED_ERRORS else errors), False
+        if values["apikey"] != self.api_key:
+            return error(403, "Invalid openalgo apikey"), False
+        reply = getattr(self, "_api_" + endpoint.replace("/", "_"))(values, mode)
+        lost = (endpoint == "placeorder" and reply.status == 200 and "orderid" in reply.body
+                and self._lose_answer())
+        return reply, lost
 
     def wake_sleepers(self) -> None:
         """End every wait in progress now (used when the server stops)."""
@@ -229,135 +344,82 @@ class OpenAlgoBook:
                 del self._faults[endpoint]
         return fault
 
-    def _early_fault(self, mode: str | None, params: dict) -> Reply | None:
-        """Faults answered without acting (for placeorder: nothing is placed)."""
-        if mode == "http_429":
-            return _error(429, "Rate limit exceeded: 10 per 1 second")
-        if mode == "session_expired":
-            return _error(403, "Invalid openalgo apikey")
-        if mode == "reject":
-            return _error(400, params.get("message", "Order rejected by the fake broker"))
-        if mode in _ACCEPTING and not params.get("accept", False):
-            return self._late_fault(mode)
-        return None
+    # ------------------------------------------------------------------ helpers (lock held)
+
+    def _rate_limited(self, endpoint: str) -> bool:
+        limit = self.cfg.order_rate_limit if endpoint in ORDER_ENDPOINTS else self.cfg.api_rate_limit
+        return self._limiter.refuse(endpoint, limit)
+
+    def _lose_answer(self) -> bool:
+        if self._lose_next > 0:
+            self._lose_next -= 1
+            return True
+        return self.cfg.lost_answer_rate > 0 and self._random.random() < self.cfg.lost_answer_rate
+
+    def _plan_for(self, order: Order) -> FillPlan | None:
+        for plan in self._plans:
+            if plan.symbol in (None, order.symbol):
+                if plan.remaining is not None:
+                    plan.remaining -= 1
+                    if plan.remaining <= 0:
+                        self._plans.remove(plan)
+                return plan
+        if self.cfg.instant_fills or not self.cfg.partial_fill_rate:
+            return None
+        if self._random.random() >= self.cfg.partial_fill_rate:
+            return None
+        lot = self._lot(order)
+        return FillPlan(now=(order.quantity // lot // 2) * lot, rest="later", after=self.cfg.partial_fill_delay)
+
+    def _lot(self, order: Order) -> int:
+        details = contract(order.symbol, order.exchange, mcx_quantity=self.cfg.mcx_quantity, extra=self._symbols)
+        return int(details["lotsize"]) if details else 1
+
+    def _mark_transient(self, order: Order) -> None:
+        if self._forced_transient:
+            forced = self._forced_transient[0]
+            forced[0] -= 1
+            if forced[0] <= 0:
+                self._forced_transient.pop(0)
+            seconds = self.cfg.transient_window if forced[1] is None else float(forced[1])
+            order.transient_until, order.transient_error = self._mono() + seconds, forced[2]
+        elif self.cfg.transient_rate and self._random.random() < self.cfg.transient_rate:
+            order.transient_until = self._mono() + self.cfg.transient_window
+
+    def _advance(self) -> None:
+        for ledger in (self._live, self._sandbox):
+            ledger.advance(self._mono(), *self._lag())
+
+    def _lag(self) -> tuple[int, float]:
+        return self.cfg.trade_lag_reads, self.cfg.trade_lag_seconds
 
     @staticmethod
-    def _late_fault(mode: str) -> Reply:
-        if mode == "http_500":
-            return _error(500, "Internal server error")
-        if mode == "malformed_body":
-            return Reply(200, b"<html>502 Bad Gateway</html>")
-        return _ok(message="Order placed")  # success_without_orderid
+    def _mono() -> float:
+        return time.monotonic()
 
-    # ------------------------------------------------------------------ endpoints (lock held)
+    def _ledger(self) -> Ledger:
+        return self._sandbox if self.cfg.analyzer else self._live
 
-    def _api_placeorder(self, body: dict, mode: str | None) -> Reply:
-        missing = [f for f in ("strategy", "symbol", "exchange", "action", "quantity") if not body.get(f)]
-        if missing:
-            return _error(400, str({f: ["Missing data for required field."] for f in missing}))
-        action = str(body["action"]).upper()
-        pricetype = str(body.get("pricetype", "MARKET")).upper()
-        try:
-            quantity = Decimal(str(body["quantity"]))
-            price = Decimal(str(body.get("price", "0")))
-        except InvalidOperation:
-            return _error(400, "{'quantity': ['Not a valid number.']}")
-        if action not in ("BUY", "SELL") or pricetype not in ("MARKET", "LIMIT"):
-            return _error(400, f"unsupported action/pricetype {action}/{pricetype}")
-        if quantity <= 0 or quantity != quantity.to_integral_value():
-            return _error(400, "{'quantity': ['Must be a positive integer.']}")
-        if pricetype == "LIMIT" and price <= 0:
-            return _error(400, "{'price': ['LIMIT orders need a price.']}")
-        order = Order(
-            orderid=str(25_000_000_000_000 + self._next_id), strategy=str(body["strategy"]),
-            symbol=str(body["symbol"]), exchange=str(body["exchange"]), action=action,
-            quantity=int(quantity), pricetype=pricetype, product=str(body.get("product", "MIS")),
-            price=price, timestamp=_now().strftime("%d-%b-%Y %H:%M:%S"),
-        )
-        self._next_id += 1
-        self._orders[order.orderid] = order
-        if mode == "rejected_after_accept":
-            order.order_status = "rejected"
-        elif mode != "pending":
-            self._fill(order)
-        return _ok(orderid=order.orderid)
+    def _book(self, sandbox: bool) -> Ledger:
+        return self._sandbox if sandbox else self._live
 
-    def _api_orderstatus(self, body: dict, mode: str | None) -> Reply:
-        order = self._orders.get(str(body.get("orderid", "")))
-        if order is None:
-            return _error(404, "Order not found")
-        return _ok(data=order.row())
+    def _order(self, order_id: str) -> Order:
+        for ledger in (self._ledger(), self._live, self._sandbox):
+            if str(order_id) in ledger.orders:
+                return ledger.orders[str(order_id)]
+        raise KeyError(f"unknown order {order_id}")
 
-    def _api_orderbook(self, body: dict, mode: str | None) -> Reply:
-        orders = [o.row() for o in self._orders.values()]
-        buys = sum(1 for o in self._orders.values() if o.action == "BUY")
-        stats = {"total_buy_orders": buys, "total_sell_orders": len(orders) - buys,
-                 "total_completed_orders": sum(o["order_status"] == "complete" for o in orders),
-                 "total_open_orders": sum(o["order_status"] == "open" for o in orders),
-                 "total_rejected_orders": sum(o["order_status"] == "rejected" for o in orders)}
-        return _ok(data={"orders": orders, "statistics": stats})
-
-    def _api_tradebook(self, body: dict, mode: str | None) -> Reply:
-        return _ok(data=[dict(t) for t in self._trades])
-
-    def _api_positionbook(self, body: dict, mode: str | None) -> Reply:
-        data = []
-        for (symbol, exchange), (qty, avg) in self._positions.items():
-            ltp = self._price(symbol)
-            data.append({"symbol": symbol, "exchange": exchange, "product": "NRML",
-                         "quantity": str(qty), "average_price": f"{avg:.2f}",
-                         "ltp": f"{ltp:.2f}", "pnl": f"{(ltp - avg) * qty:.2f}"})
-        return _ok(data=data)
-
-    def _api_quotes(self, body: dict, mode: str | None) -> Reply:
-        if not body.get("symbol") or not body.get("exchange"):
-            return _error(400, "{'symbol': ['Missing data for required field.']}")
-        ltp = float(self._price(str(body["symbol"])))
-        return _ok(data={"open": ltp, "high": ltp, "low": ltp, "ltp": ltp, "ask": ltp,
-                         "bid": ltp, "prev_close": ltp, "volume": 0})
-
-    def _api_cancelorder(self, body: dict, mode: str | None) -> Reply:
-        order = self._orders.get(str(body.get("orderid", "")))
-        if order is None:
-            return _error(404, "Order not found")
-        if order.order_status in ("complete", "rejected"):
-            return _error(400, f"Order {order.orderid} is {order.order_status}; cannot cancel")
-        order.order_status = "cancelled"
-        return _ok(orderid=order.orderid)
-
-    def _api_ping(self, body: dict, mode: str | None) -> Reply:
-        return _ok(data={"message": "pong", "broker": "fake"})
-
-    def _api_funds(self, body: dict, mode: str | None) -> Reply:
-        return _ok(data={"availablecash": "10000000.00", "collateral": "0.00",
-                         "m2mrealized": "0.00", "m2munrealized": "0.00", "utiliseddebits": "0.00"})
-
-    # ------------------------------------------------------------------ rules (lock held)
+    def _pending_entry(self, pending_id: int) -> dict:
+        entry = self._pending.get(int(pending_id))
+        if entry is None:
+            raise KeyError(f"unknown pending order {pending_id}")
+        if entry["status"] != "pending":
+            raise ValueError(f"pending order {pending_id} is already {entry['status']}")
+        return entry
 
     def _price(self, symbol: str) -> Decimal:
         return self._prices.get(symbol, self.default_price)
 
-    def _fill(self, order: Order) -> None:
-        price = order.price if order.pricetype == "LIMIT" else self._price(order.symbol)
-        order.order_status = "complete"
-        order.filled_quantity = order.quantity
-        order.average_price = price
-        signed = order.quantity if order.action == "BUY" else -order.quantity
-        self._apply_to_position(order.symbol, order.exchange, signed, price)
-        self._trades.append({
-            "orderid": order.orderid, "action": order.action, "symbol": order.symbol,
-            "exchange": order.exchange, "product": order.product, "quantity": float(order.quantity),
-            "average_price": float(price), "timestamp": _now().strftime("%H:%M:%S"),
-            "trade_value": float(price * order.quantity),
-        })
 
-    def _apply_to_position(self, symbol: str, exchange: str, signed: int, price: Decimal) -> None:
-        qty, avg = self._positions.get((symbol, exchange), [0, Decimal("0")])
-        new = qty + signed
-        if new == 0:
-            avg = Decimal("0")
-        elif qty == 0 or (qty > 0) == (signed > 0):  # opening or adding: weighted average
-            avg = (avg * abs(qty) + price * abs(signed)) / abs(new)
-        elif (new > 0) != (qty > 0):  # flipped through zero
-            avg = price
-        self._positions[(symbol, exchange)] = [new, avg]
+def _json(values: dict) -> dict:
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}

@@ -1,4 +1,5 @@
-"""The fake OpenAlgo itself: API shapes, state rules, faults, HTTP control, running as a process."""
+"""The fake OpenAlgo itself: answer shapes, state rules, fault modes, the HTTP control surface and
+running as a separate process (everything through real HTTP)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -15,81 +15,73 @@ import pytest
 
 from positions.broker.base import BrokerOutcomeUnknown, OrderRequest
 from positions.broker.openalgo import OpenAlgoBroker
+from tests.fakes.helpers import GOLD, KEY, PE, api, book, control, order, place, status, trades, wait_for
 from tests.fakes.openalgo_server import FakeOpenAlgo
 
-KEY = "fake-test-key"
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def fake():
-    with FakeOpenAlgo(api_key=KEY) as server:
-        yield server
-
-
-def api(url: str, endpoint: str, **fields) -> httpx.Response:
-    return httpx.post(f"{url}/api/v1/{endpoint}", json={"apikey": KEY, **fields}, timeout=5)
-
-
-def order(url: str, action: str = "BUY", quantity: str = "1", symbol: str = "GOLDM05JAN26FUT", **extra):
-    fields = {"strategy": "T", "symbol": symbol, "exchange": "MCX", "action": action,
-              "quantity": quantity, "pricetype": "MARKET", "product": "NRML", **extra}
-    return api(url, "placeorder", **fields)
-
-
 def test_openalgo_response_shapes(fake):
-    fake.set_price("GOLDM05JAN26FUT", 72000)
+    fake.set_price(GOLD, 72000)
     placed = order(fake.url).json()
-    assert placed["status"] == "success" and placed["orderid"]
-    status = api(fake.url, "orderstatus", orderid=placed["orderid"], strategy="T").json()["data"]
-    assert status["order_status"] == "complete" and status["quantity"] == "1"
-    assert status["average_price"] == 72000.0 and status["strategy"] == "T"
-    book = api(fake.url, "orderbook").json()["data"]
-    assert [o["orderid"] for o in book["orders"]] == [placed["orderid"]]
-    assert book["statistics"]["total_buy_orders"] == 1
-    [row] = api(fake.url, "positionbook").json()["data"]
-    assert (row["quantity"], row["average_price"], row["product"]) == ("1", "72000.00", "NRML")
-    [trade] = api(fake.url, "tradebook").json()["data"]
-    assert trade["orderid"] == placed["orderid"] and trade["trade_value"] == 72000.0
-    assert api(fake.url, "quotes", symbol="GOLDM05JAN26FUT", exchange="MCX").json()["data"]["ltp"] == 72000.0
+    assert set(placed) == {"status", "orderid"} and placed["status"] == "success"
+    [row] = book(fake.url)
+    assert list(row) == ["action", "symbol", "exchange", "orderid", "product", "quantity", "price",
+                         "pricetype", "order_status", "trigger_price", "timestamp"]
+    assert row == {"action": "BUY", "symbol": GOLD, "exchange": "MCX", "orderid": placed["orderid"],
+                   "product": "NRML", "quantity": 1, "price": 0.0, "pricetype": "MARKET",
+                   "order_status": "complete", "trigger_price": 0.0, "timestamp": "07-Jan-2026 11:00:00"}
+    stats = api(fake.url, "orderbook").json()["data"]["statistics"]
+    assert stats == {"total_buy_orders": 1, "total_sell_orders": 0, "total_completed_orders": 1,
+                     "total_open_orders": 0, "total_rejected_orders": 0}
+    first_read = status(fake.url, placed["orderid"]).json()["data"]
+    assert first_read == {**row, "average_price": 0}  # the trade book lags the order: 0 at first
+    [trade] = trades(fake.url)
+    assert trade == {"symbol": GOLD, "exchange": "MCX", "product": "NRML", "action": "BUY", "quantity": 1,
+                     "average_price": 72000.0, "trade_value": 72000.0, "orderid": placed["orderid"],
+                     "timestamp": "11:00:00"}
+    data = status(fake.url, placed["orderid"]).json()["data"]
+    assert data == {**row, "average_price": 72000.0}
+    [position] = api(fake.url, "positionbook").json()["data"]
+    assert position == {"symbol": GOLD, "exchange": "MCX", "product": "NRML", "quantity": "1",
+                        "pnl": 0.0, "average_price": "72000.00", "ltp": 72000.0}
+    quote = api(fake.url, "quotes", symbol=GOLD, exchange="MCX").json()["data"]
+    assert quote["ltp"] == quote["bid"] == quote["ask"] == 72000.0
     assert api(fake.url, "quotes", symbol="UNSET", exchange="NSE").json()["data"]["ltp"] == 100.0
     assert api(fake.url, "funds").json()["data"]["availablecash"] == "10000000.00"
-    assert api(fake.url, "ping").json()["data"]["message"] == "pong"
+    assert api(fake.url, "ping").json() == {"status": "success", "data": {"broker": "zerodha", "message": "pong"}}
 
 
-def test_validation_auth_and_routing(fake):
-    assert order(fake.url, quantity="0").status_code == 400
-    assert order(fake.url, action="HOLD").status_code == 400
-    assert order(fake.url, pricetype="LIMIT", price="0").status_code == 400
-    assert httpx.post(f"{fake.url}/api/v1/ping", json={"apikey": "nope"}).status_code == 403
-    assert httpx.post(f"{fake.url}/api/v1/ping", content=b"{not json").status_code == 400
-    assert httpx.get(f"{fake.url}/api/v1/ping").status_code == 405
-    assert api(fake.url, "modifyorder").status_code == 404
-    assert api(fake.url, "orderstatus", orderid="123", strategy="T").status_code == 404
-    assert fake.orders() == []
-
-
-def test_net_position_average_price_rules(fake):
-    fake.set_price("X", 100)
-    order(fake.url, symbol="X", quantity="2")
-    fake.set_price("X", 130)
-    order(fake.url, symbol="X", quantity="1")
-    assert fake.positions() == [{"symbol": "X", "exchange": "MCX", "quantity": 3, "average_price": "110"}]
-    order(fake.url, symbol="X", action="SELL", quantity="1")  # reducing keeps the average
+def test_positions_net_by_filled_quantity_with_average_price_rules(fake):
+    fake.set_price(GOLD, 100)
+    place(fake.url, quantity="2")
+    fake.set_price(GOLD, 130)
+    place(fake.url, quantity="1")
+    assert fake.positions() == [{"symbol": GOLD, "exchange": "MCX", "product": "NRML", "quantity": 3,
+                                 "average_price": "110"}]
+    place(fake.url, action="SELL", quantity="1")  # reducing keeps the average
     assert fake.positions()[0]["average_price"] == "110"
-    fake.set_price("X", 90)
-    order(fake.url, symbol="X", action="SELL", quantity="5")  # flips short at the fill price
-    assert (fake.position("X", "MCX"), fake.positions()[0]["average_price"]) == (-3, "90")
-    order(fake.url, symbol="X", quantity="3", pricetype="LIMIT", price="95")
-    assert fake.positions()[0] == {"symbol": "X", "exchange": "MCX", "quantity": 0, "average_price": "0"}
-    assert fake.orders()[-1]["average_price"] == "95"
+    fake.set_price(GOLD, 90)
+    place(fake.url, action="SELL", quantity="5")  # flips short at the fill price
+    assert (fake.position(GOLD, "MCX"), fake.positions()[0]["average_price"]) == (-3, "90")
+    place(fake.url, quantity="3", pricetype="LIMIT", price="95")  # marketable: fills at the market, 90
+    assert fake.positions()[0] == {"symbol": GOLD, "exchange": "MCX", "product": "NRML", "quantity": 0,
+                                   "average_price": "0"}
+    assert fake.orders()[-1]["average_price"] == "90"
+    [flat] = api(fake.url, "positionbook").json()["data"]
+    assert (flat["quantity"], flat["average_price"]) == ("0", "0.00")  # flat rows stay, as "0"
+    fake.set_position(PE, "NFO", -30, average_price="12.5")
+    rows = {r["symbol"]: r for r in api(fake.url, "positionbook").json()["data"]}
+    assert (rows[PE]["quantity"], rows[PE]["average_price"]) == ("-30", "12.50")
 
 
 def test_fault_counts_and_clearing(fake):
     fake.set_fault("ping", "http_500", count=2)
     assert [api(fake.url, "ping").status_code for _ in range(3)] == [500, 500, 200]
     fake.set_fault("ping", "http_429", count=None)
-    assert [api(fake.url, "ping").status_code for _ in range(3)] == [429, 429, 429]
+    answers = [api(fake.url, "ping") for _ in range(3)]
+    assert [a.status_code for a in answers] == [429, 429, 429]
+    assert answers[0].json()["retry_after"] == 60
     fake.clear_faults()
     assert api(fake.url, "ping").status_code == 200
     assert fake.request_count("ping") == 7 and fake.request_count() == 7
@@ -110,9 +102,16 @@ def test_fault_modes_on_placeorder(fake):
     assert order(fake.url).json() == {"status": "error", "message": "no margin"}
     fake.set_fault("placeorder", "malformed_body")
     assert order(fake.url).content.startswith(b"<html>")
-    assert len(fake.orders()) == 1  # only the accept=True one became an order
+    fake.set_fault("placeorder", "http_500", accept=True)
+    assert order(fake.url).status_code == 500
+    fake.set_fault("placeorder", "delay", seconds=0.2)
+    assert order(fake.url).status_code == 200
+    assert len(fake.orders()) == 3  # the two accept=True ones and the delayed one
+    fake.set_fault("placeorder", "rejected_after_accept")
+    rejected = place(fake.url)
+    assert fake.orders()[-1]["order_status"] == "rejected" and rejected == fake.orders()[-1]["orderid"]
     fake.set_fault("placeorder", "pending", count=2)
-    ids = [order(fake.url).json()["orderid"] for _ in range(2)]
+    ids = [place(fake.url) for _ in range(2)]
     assert [o["order_status"] for o in fake.orders()[-2:]] == ["open", "open"]
     assert fake.fill_pending(ids[1]) == [ids[1]]
     assert fake.fill_pending() == [ids[0]]
@@ -122,10 +121,7 @@ def test_timeout_after_accept_acts_then_waits_outside_the_lock(fake):
     fake.set_fault("placeorder", "timeout_after_accept", seconds=5)
     waiting = threading.Thread(target=lambda: order(fake.url))
     waiting.start()
-    for _ in range(100):
-        if fake.orders():
-            break
-        threading.Event().wait(0.01)
+    wait_for(fake.orders)
     assert fake.orders()[0]["order_status"] == "complete"  # acted on while the answer waits
     assert api(fake.url, "ping").status_code == 200  # other requests are served meanwhile
     fake.stop()  # wakes the sleeping request
@@ -134,51 +130,92 @@ def test_timeout_after_accept_acts_then_waits_outside_the_lock(fake):
 
 
 def test_http_control_surface(fake):
-    def control(action: str, **body) -> dict:
-        response = httpx.post(f"{fake.url}/_fake/{action}", json=body)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    control("price", symbol="X", price="250.5")
-    control("fault", endpoint="placeorder", mode="pending", count=None)
-    first = order(fake.url, symbol="X").json()["orderid"]
-    second = order(fake.url, symbol="X").json()["orderid"]
-    assert control("fill", order_id=first) == {"status": "success", "filled": [first]}
-    control("clear_faults")
-    control("position", symbol="Y", exchange="NFO", quantity=-30, average_price="12")
+    control(fake.url, "price", symbol=GOLD, price="250.5")
+    control(fake.url, "fault", endpoint="placeorder", mode="pending", count=None)
+    first, second = place(fake.url), place(fake.url)
+    assert control(fake.url, "fill", order_id=first) == {"status": "success", "filled": [first]}
+    control(fake.url, "clear_faults")
+    control(fake.url, "position", symbol=PE, exchange="NFO", quantity=-30, average_price="12")
     state = httpx.get(f"{fake.url}/_fake/state").json()
-    assert state["prices"] == {"X": "250.5"} and state["faults"] == {}
-    assert [(o["orderid"], o["order_status"]) for o in state["orders"]] == [(first, "complete"), (second, "open")]
-    assert {(p["symbol"], p["quantity"]) for p in state["positions"]} == {("X", 1), ("Y", -30)}
-    assert state["requests"]["placeorder"] == 2
+    assert state["prices"] == {GOLD: "250.5"} and state["faults"] == {}
+    assert [(o["orderid"], o["order_status"], o["strategy"]) for o in state["orders"]] == [
+        (first, "complete", "T"), (second, "open", "T")]
+    assert {(p["symbol"], p["quantity"]) for p in state["positions"]} == {(GOLD, 1), (PE, -30)}
+    assert state["requests"]["placeorder"] == 2 and state["clock"] == "2026-01-07T11:00:00+05:30"
     assert all("apikey" not in body for body in state["bodies"]["placeorder"])
-    assert httpx.post(f"{fake.url}/_fake/fault", json={"endpoint": "x", "mode": "y"}).status_code == 400
+    assert state["config"]["sessions"] is True and state["sandbox"]["orders"] == []
+    assert control(fake.url, "fill_order", order_id=second) == {"status": "success", "filled_quantity": 1}
+    bad = httpx.post(f"{fake.url}/_fake/fault", json={"endpoint": "x", "mode": "y"})
+    assert bad.status_code == 400 and "unknown endpoint" in bad.json()["message"]
     assert httpx.post(f"{fake.url}/_fake/unknown", json={}).status_code == 404
-    control("reset")
+    assert httpx.post(f"{fake.url}/_fake/price", content=b"[1]").status_code == 400
+    assert httpx.get(f"{fake.url}/_fake/price").status_code == 405
+    assert httpx.get(f"{fake.url}/nowhere").status_code == 404
+    control(fake.url, "reset")
     state = httpx.get(f"{fake.url}/_fake/state").json()
     assert (state["orders"], state["positions"], state["prices"], state["requests"]) == ([], [], {}, {})
 
 
+def test_config_over_http_and_in_process(fake):
+    answer = control(fake.url, "config", echo_strategy=True, trade_lag_reads=0, seed=7)
+    assert answer["config"]["echo_strategy"] is True and answer["config"]["trade_lag_reads"] == 0
+    assert httpx.get(f"{fake.url}/_fake/config").json()["config"] == fake.config()
+    oid = place(fake.url)
+    assert status(fake.url, oid).json()["data"]["strategy"] == "T"
+    wrong = httpx.post(f"{fake.url}/_fake/config", json={"no_such_switch": 1})
+    assert wrong.status_code == 400 and "unknown switch" in wrong.json()["message"]
+    assert httpx.post(f"{fake.url}/_fake/config", json={"mcx_quantity": "grams"}).status_code == 400
+    assert httpx.post(f"{fake.url}/_fake/config", json={"sessions": "yes"}).status_code == 400
+    assert httpx.post(f"{fake.url}/_fake/config", json={"lost_answer_rate": 2}).status_code == 400
+    assert fake.config()["echo_strategy"] is True  # a refused change changes nothing
+    with pytest.raises(ValueError):
+        FakeOpenAlgo(cancel_finished_status=404)
+
+
+def test_friendly_switch_sets_every_kind_behaviour_and_keeps_explicit_ones():
+    friendly = FakeOpenAlgo(friendly=True).config()
+    assert friendly | {"mcx_quantity": "lots"} == {
+        "sessions": False, "strict_fields": False, "strict_symbols": False, "echo_strategy": True,
+        "book_average_price": True, "instant_fills": True, "trade_lag_reads": 0, "trade_lag_seconds": 0.0,
+        "transient_rate": 0.0, "transient_window": 0.5, "cancel_finished_status": 400,
+        "order_rate_limit": None, "api_rate_limit": None, "mcx_quantity": "lots", "semi_auto": False,
+        "analyzer": False, "lost_answer_rate": 0.0, "partial_fill_rate": 0.0, "partial_fill_delay": 0.5}
+    assert FakeOpenAlgo(friendly=True, sessions=True).config()["sessions"] is True
+    switched = FakeOpenAlgo()
+    assert switched.configure(friendly=True, sessions=True) == {**friendly, "sessions": True}
+    assert switched.configure(friendly=False) == FakeOpenAlgo().config()
+    with FakeOpenAlgo(api_key=KEY, friendly=True) as fake:
+        fake.set_price("X", 95)
+        oid = place(fake.url, symbol="X", pricetype="LIMIT", price="90", extra_field="ignored")
+        data = status(fake.url, oid).json()["data"]
+        assert (data["strategy"], data["average_price"], data["order_status"]) == ("T", 90.0, "complete")
+        assert book(fake.url)[0]["average_price"] == 90.0
+        assert api(fake.url, "cancelorder", orderid=oid, strategy="T").status_code == 400
+
+
 def test_runs_as_its_own_process_driven_over_http():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openalgo_server", "--port", "0", "--api-key", KEY],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    command = [sys.executable, "-m", "tests.fakes.openalgo_server", "--port", "0", "--apikey", KEY,
+               "--no-sessions", "--mcx-quantity", "units", "--lost-answer-rate", "0.05",
+               "--partial-fill-rate", "0.05", "--semi-auto", "--analyzer", "--seed", "3"]
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = _readline_within(proc, seconds=10)
         assert line.startswith("READY http://127.0.0.1:"), line
         url = line.split()[1]
-        httpx.post(f"{url}/_fake/price", json={"symbol": "GOLDM05JAN26FUT", "price": "72100"}).raise_for_status()
-        httpx.post(f"{url}/_fake/fault", json={"endpoint": "placeorder", "mode": "timeout_after_accept",
-                                               "seconds": 1.5}).raise_for_status()
+        config = httpx.get(f"{url}/_fake/config").json()["config"]
+        assert (config["sessions"], config["mcx_quantity"], config["semi_auto"], config["analyzer"]) == (
+            False, "units", True, True)
+        assert (config["lost_answer_rate"], config["partial_fill_rate"]) == (0.05, 0.05)
+        control(url, "config", semi_auto=False, analyzer=False, lost_answer_rate=0, partial_fill_rate=0)
+        control(url, "price", symbol=GOLD, price="72100")
+        control(url, "fault", endpoint="placeorder", mode="timeout_after_accept", seconds=1.5)
         timeout = httpx.Timeout(connect=0.5, read=0.5, write=0.5, pool=0.5)
         with OpenAlgoBroker(base_url=url, api_key=KEY, timeout=timeout) as broker:
-            request = OrderRequest("proc-1", "GOLDM05JAN26FUT", "MCX", "BUY", 1)
             with pytest.raises(BrokerOutcomeUnknown):
-                broker.place_order(request)
-            [found] = broker.order_book()
-            assert (found.tag, found.average_price) == ("proc-1", Decimal("72100"))
+                broker.place_order(OrderRequest("proc-1", GOLD, "MCX", "BUY", 100))
+            [found] = broker.order_book()  # no tag: found by symbol, side and quantity
+            assert (found.symbol, found.action, found.quantity, found.tag) == (GOLD, "BUY", 100, None)
         state = httpx.get(f"{url}/_fake/state").json()
         assert state["requests"]["placeorder"] == 1 and len(state["orders"]) == 1
     finally:
@@ -189,6 +226,19 @@ def test_runs_as_its_own_process_driven_over_http():
             proc.kill()
             raise
     assert code == 0, proc.stderr.read()
+
+
+def test_old_api_key_flag_still_works():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.openalgo_server", "--api-key", "old-style"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = _readline_within(proc, seconds=10).split()[1]
+        assert api(url, "ping", key="old-style").status_code == 200
+        assert api(url, "ping", key=KEY).status_code == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
 
 
 def _readline_within(proc: subprocess.Popen, *, seconds: float) -> str:

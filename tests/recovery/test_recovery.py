@@ -85,7 +85,7 @@ def test_sent_exit_whose_order_filled_books_the_pnl_once(live_portfolio, webhook
 
 
 def test_sent_entry_whose_order_was_rejected_fails_the_position_and_the_signal(live_portfolio, webhook):
-    with FakeOpenAlgo(api_key="test-key") as fake:
+    with FakeOpenAlgo(api_key="test-key", sessions=False) as fake:  # orders at any wall-clock time
         broker = OpenAlgoBroker(base_url=fake.url, api_key="test-key", retry_backoff=0.01,
                                 timeout=httpx.Timeout(1.0, connect=0.5))
         set_broker_override(broker)

@@ -25,7 +25,7 @@ from tests.fakes.openalgo_server import FakeOpenAlgo
 
 @pytest.fixture
 def fake(live_portfolio):
-    with FakeOpenAlgo(api_key="test-key") as server:
+    with FakeOpenAlgo(api_key="test-key", sessions=False) as server:  # orders at any wall-clock time
         broker = OpenAlgoBroker(base_url=server.url, api_key="test-key", retry_backoff=0.01,
                                 timeout=httpx.Timeout(1.0, connect=0.5))
         set_broker_override(broker)
@@ -84,6 +84,7 @@ def test_expired_broker_session_is_broker_unavailable(fake, webhook):
                                    dict(mode="success_without_orderid", accept=True),
                                    dict(mode="http_500", accept=True)])
 def test_unclear_outcome_is_resolved_by_lookup_never_by_resending(fake, webhook, fault):
+    fake.configure(book_average_price=True)  # adapter not yet faithful-ready (issue 10)
     fake.set_price(gold_symbol(webhook), "72000")
     fake.set_fault("placeorder", **fault)
     webhook.entry(minute=0)
@@ -94,6 +95,7 @@ def test_unclear_outcome_is_resolved_by_lookup_never_by_resending(fake, webhook,
 
 
 def test_unresolvable_outcome_holds_the_instrument_until_recovery(fake, webhook):
+    fake.configure(book_average_price=True)  # adapter not yet faithful-ready (issue 10)
     fake.set_price(gold_symbol(webhook), "72000")
     fake.set_fault("placeorder", "timeout_after_accept", seconds=2.0)
     fake.set_fault("orderbook", "http_500", count=None)
