@@ -16,13 +16,15 @@
 # Needs only Docker (Engine + Compose v2 or v1.29) and this repository: every HTTP client runs in
 # the app image (docker/smoke/probe.py).  Environment: COMPOSE="docker-compose" forces Compose v1;
 # PM_BASE_IMAGES=local skips pull attempts; SMOKE_PROJECT names the compose project.
+# Sourced (by docker/backup-restore-check.sh) it only defines the stack helpers and runs nothing.
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PROJECT=${SMOKE_PROJECT:-pm-smoke}
 KEEP=0
 CAPITAL=5000000
 FAILOVER_BUDGET_MS=3000
+NGINX_SERVICE=nginx-smoke         # compose.smoke.yaml's host-network twin of the base file's nginx
 
 WORK=$(mktemp -d /tmp/pm-smoke.XXXXXX)
 chmod 755 "$WORK"
@@ -54,7 +56,7 @@ reset_probe_vars() {
   P_ok=False P_status=none P_body= P_last= P_at_ms=0 P_seconds=0 P_leader= P_instance_id= P_polls=0
   P_database= P_redis= P_broker= P_sent=0 P_accepted=0 P_duplicates=0 P_not_accepted=missing P_resent=0
   P_first_attempt_5xx=0 P_first_attempt_transport_errors=0 P_max_seconds=0 P_ids= P_results=
-  P_by_status= P_pending= P_unexpected= P_duplicate_deliveries=0
+  P_by_status= P_pending= P_unexpected= P_duplicate_deliveries=0 P_summary=
 }
 reset_probe_vars
 
@@ -149,11 +151,11 @@ teardown() {
 
 print_table() {
   local row name result timing detail
-  printf '\n%-34s | %-6s | %-10s | %s\n' "Drill" "Result" "Time" "Detail"
-  printf '%s\n' "-----------------------------------+--------+------------+------------------------------------------"
+  printf '\n%-38s | %-6s | %-11s | %s\n' "Drill" "Result" "Time" "Detail"
+  printf '%s\n' "---------------------------------------+--------+-------------+------------------------------------------"
   for row in "${ROWS[@]}"; do
     IFS='|' read -r name result timing detail <<<"$row"
-    printf '%-34s | %-6s | %-10s | %s\n' "$name" "$result" "$timing" "$detail"
+    printf '%-38s | %-6s | %-11s | %s\n' "$name" "$result" "$timing" "$detail"
   done
   echo
   echo "Run: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_DIR" diff --quiet 2>/dev/null || echo '+changes'), compose: ${COMPOSE_CMD[*]} $(${COMPOSE_CMD[@]} version --short 2>/dev/null || true), images: app base $PM_BASE_IMAGE, postgres $PM_POSTGRES_IMAGE, redis $PM_REDIS_IMAGE"
@@ -216,9 +218,9 @@ ENV
   log "Starting the stack (project $PROJECT, nginx on 127.0.0.1:$SMOKE_HTTPS_PORT)"
   dc down -v --remove-orphans >>"$LOG" 2>&1 || true   # leftovers of an interrupted run
   t0=$(now_ms)
-  dc up -d >>"$LOG" 2>&1 || die "compose up failed (see $LOG)"
-  wait_until 60 "nginx certificate" dc exec -T nginx test -s /etc/nginx/tls/cert.pem || die "nginx made no certificate"
-  dc exec -T nginx cat /etc/nginx/tls/cert.pem >"$WORK/ca.pem"
+  dc up -d --scale nginx=0 >>"$LOG" 2>&1 || die "compose up failed (see $LOG)"
+  wait_until 60 "nginx certificate" dc exec -T "$NGINX_SERVICE" test -s /etc/nginx/tls/cert.pem || die "nginx made no certificate"
+  dc exec -T "$NGINX_SERVICE" cat /etc/nginx/tls/cert.pem >"$WORK/ca.pem"
   chmod 644 "$WORK/ca.pem"
   run_probe wait "$BASE/health" --timeout 180
   [ "$P_ok" = True ] || { record "stack up (GET /health via nginx)" FAIL "-" "last: $P_last"; return 1; }
@@ -443,7 +445,7 @@ main() {
   for arg in "$@"; do
     case $arg in
       --keep) KEEP=1 ;;
-      -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+      -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
       *) die "unknown argument: $arg" ;;
     esac
   done
@@ -462,4 +464,6 @@ main() {
   log "All drills passed"
 }
 
-main "$@"
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi

@@ -8,6 +8,7 @@ Subcommands:
   wait     URL [--status 200] [--timeout S]      poll until GET URL answers the status
   get      URL [--token T]                       one GET: {"status", "body"}
   send     --url U --secret S ...                TradingView-like sender (see below)
+  books    URL --token T                         signal count, open positions, equity (a books fingerprint)
   health   URL                                   one GET /health, flattened (status, leader, checks)
   leader   URL --old ID                          poll /health until another instance leads
   watch    URL --duration S                      /health status transitions with timestamps
@@ -96,14 +97,17 @@ def _signals(args) -> list[dict]:
     starting at --start-epoch, one second apart, so every signal has its own fingerprint."""
     start = datetime.fromtimestamp(args.start_epoch, tz=timezone.utc)
     stamp = lambda i: (start + timedelta(seconds=i)).isoformat()  # noqa: E731
+    entry = {"type": "BASE_ENTRY", "instrument": args.instrument, "position": "Long_1", "price": 72000,
+             "stop": 71500, "lots": 1, "atr": 500, "er": 0.9, "supertrend": 71500, "timestamp": stamp(0)}
+    exit_all = {"type": "EXIT", "instrument": args.instrument, "position": "ALL", "price": 72100, "stop": 0,
+                "lots": 0, "atr": 500, "er": 0.7, "supertrend": 72150, "reason": "smoke test exit",
+                "timestamp": stamp(1)}
+    if args.kind == "entry":
+        return [entry]
+    if args.kind == "exit":
+        return [exit_all]
     if args.kind == "trade":
-        return [
-            {"type": "BASE_ENTRY", "instrument": args.instrument, "position": "Long_1", "price": 72000,
-             "stop": 71500, "lots": 1, "atr": 500, "er": 0.9, "supertrend": 71500, "timestamp": stamp(0)},
-            {"type": "EXIT", "instrument": args.instrument, "position": "ALL", "price": 72100, "stop": 0,
-             "lots": 0, "atr": 500, "er": 0.7, "supertrend": 72150, "reason": "smoke test exit",
-             "timestamp": stamp(1)},
-        ]
+        return [entry, exit_all]
     return [{"type": "MARKET_DATA", "instrument": args.instrument, "price": 800 + (i % 7),
              "atr": 5, "supertrend": 790, "timestamp": stamp(i)} for i in range(args.count)]
 
@@ -170,6 +174,20 @@ def cmd_health(args) -> dict:
     checks = body.get("checks") or {}
     return {"status": status, "leader": body.get("leader"), "instance_id": body.get("instance_id"),
             **{name: (checks.get(name) or {}).get("status") for name in ("database", "redis", "broker")}}
+
+
+def cmd_books(args) -> dict:
+    """A fingerprint of the books through the API: signal count, open positions, equity."""
+    base = args.url.rstrip("/")
+    _, signals = request("GET", f"{base}/api/signals/", token=args.token, timeout=10)
+    _, positions = request("GET", f"{base}/api/positions/?status=open", token=args.token, timeout=10)
+    _, portfolio = request("GET", f"{base}/api/portfolio/", token=args.token, timeout=10)
+    signals, positions, portfolio = (x if isinstance(x, dict) else {} for x in (signals, positions, portfolio))
+    open_positions = positions.get("results") or []
+    summary = (f"signals={signals.get('count')} open_positions={positions.get('count')} "
+               f"open_lots={sum(p.get('lots') or 0 for p in open_positions)} "
+               f"closed_equity={portfolio.get('closed_equity')} equity_high={portfolio.get('equity_high')}")
+    return {"summary": summary}
 
 
 def cmd_leader(args) -> dict:
@@ -247,13 +265,16 @@ def main() -> None:
     p = sub.add_parser("send")
     p.add_argument("--url", required=True)
     p.add_argument("--secret", required=True)
-    p.add_argument("--kind", choices=["bars", "trade"], default="bars")
+    p.add_argument("--kind", choices=["bars", "trade", "entry", "exit"], default="bars")
     p.add_argument("--instrument", default="COPPER")
     p.add_argument("--count", type=int, default=20)
     p.add_argument("--rate", type=float, default=10.0, help="signals per second")
     p.add_argument("--start-epoch", type=int, required=True)
     p.add_argument("--deadline", type=float, default=120.0, help="seconds to keep resending one signal")
     p.add_argument("--progress", help="file to write the number of signals done to")
+    p = sub.add_parser("books")
+    p.add_argument("url")
+    p.add_argument("--token", required=True)
     p = sub.add_parser("health")
     p.add_argument("url")
     p = sub.add_parser("leader")
@@ -273,7 +294,7 @@ def main() -> None:
     p.add_argument("--expect", type=int, help="number of distinct signals that must be there")
     p.add_argument("--ignored-types", nargs="*", default=["EOD_MONITOR"])
     args = parser.parse_args()
-    handler = {"health": cmd_health, "wait": cmd_wait, "get": cmd_get, "send": cmd_send, "leader": cmd_leader, "watch": cmd_watch,
+    handler = {"books": cmd_books, "health": cmd_health, "wait": cmd_wait, "get": cmd_get, "send": cmd_send, "leader": cmd_leader, "watch": cmd_watch,
                "signals": cmd_signals}[args.command]
     result = handler(args)
     json.dump({"command": args.command, **result}, sys.stderr, default=str)
