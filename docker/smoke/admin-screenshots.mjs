@@ -4,6 +4,7 @@
 // behind the proxy is exercised too), then captures each page.
 //
 //   node --experimental-websocket docker/smoke/admin-screenshots.mjs BASE_URL USER PASSWORD OUTDIR name=/path ...
+//   (name=action:ACTION:ID:/changelist/ runs an admin action on one row and captures the page it opens)
 //
 // Chromium must be listening: chromium --headless --no-sandbox --disable-gpu --disable-background-networking
 //   --ignore-certificate-errors --remote-debugging-port=9222 --user-data-dir=$(mktemp -d) about:blank
@@ -64,10 +65,22 @@ if (!after.startsWith("/admin/ |")) {
 console.log(`logged in (${version.Browser})`);
 
 for (const spec of pages) {
-  const [name, path] = spec.split("=", 2);
-  load = loaded();
-  await send("Page.navigate", { url: `${base}${path}` });
-  await load;
+  const [name, path] = spec.split(/=(.*)/s, 2);
+  if (path.startsWith("action:")) {
+    const [, action, id, changelist] = path.split(":");
+    load = loaded();
+    await send("Page.navigate", { url: `${base}${changelist}` });
+    await load;
+    load = loaded();
+    await evaluate(`document.querySelector('input.action-select[value="${id}"]').checked = true;
+      document.querySelector('select[name=action]').value = ${JSON.stringify(action)};
+      document.querySelector('#changelist-form').submit(); true`);
+    await load;
+  } else {
+    load = loaded();
+    await send("Page.navigate", { url: `${base}${path}` });
+    await load;
+  }
   const height = Math.min(2400, await evaluate("document.documentElement.scrollHeight"));
   await send("Emulation.setDeviceMetricsOverride", { width: 1400, height: Math.max(600, height), deviceScaleFactor: 1, mobile: false });
   const shot = await send("Page.captureScreenshot", { format: "png" });
