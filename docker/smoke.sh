@@ -10,7 +10,7 @@
 #   waits for /health and /ready, initialises the portfolio, replays samples/campaign.jsonl, checks
 #   every signal executed exactly once (GET /api/signals/<id>/ with a staff token) and that
 #   reconcile_broker matches; then runs the drills: kill the leader's beat, kill a web instance
-#   under load, restart Redis, stop/start PostgreSQL, restart everything.  Prints a table of drills
+#   under load, restart Redis, stop/start PostgreSQL, a rolling upgrade, restart everything.  Prints a table of drills
 #   with PASS/FAIL and timings, tears the stack down (unless --keep), and exits 1 on any failure.
 #
 # Needs only Docker (Engine + Compose v2 or v1.29) and this repository: every HTTP client runs in
@@ -412,6 +412,34 @@ drill_postgres() {
   fi
 }
 
+# The upgrade procedure of docs/OPERATIONS.md, under load: migrate with a one-off container while
+# the old containers serve, then recreate web1, web2 (each healthy before the next, nginx reloaded),
+# workers and beats.  Same image here; --force-recreate stands in for a new one.
+drill_rolling_upgrade() {
+  local t0 t1 service
+  next_batch 60
+  start_sender rolling --count 60 --rate 2 --start-epoch "$BATCH_START" --deadline 120
+  wait_progress "$WORK/out/rolling.progress" 5 60 || true
+  t0=$(now_ms)
+  dc run --rm migrate >>"$LOG" 2>&1 || record "rolling upgrade: migrate" FAIL "-" "migrate failed"
+  for service in web1 web2; do
+    dc up -d --no-deps --force-recreate "$service" >>"$LOG" 2>&1
+    wait_until 120 "$service healthy after recreate" healthy "$service" || record "rolling upgrade: $service" FAIL "-" "not healthy in 120 s"
+    dc exec -T "$NGINX_SERVICE" nginx -s reload >>"$LOG" 2>&1
+  done
+  for service in worker1 worker2 beat1 beat2; do
+    dc up -d --no-deps --force-recreate "$service" >>"$LOG" 2>&1
+  done
+  t1=$(now_ms)
+  finish_sender rolling
+  local detail="migrate + 6 containers replaced in $(seconds_between "$t0" "$t1"); sent $P_sent, accepted $P_accepted, duplicate $P_duplicates, resent $P_resent, max $P_max_seconds s"
+  if delivered 60 && check_signals rolling 60 $P_ids; then
+    record "rolling upgrade under load (2/s)" PASS "$(seconds_between "$t0" "$t1")" "$detail; $CHECK_DETAIL"
+  else
+    record "rolling upgrade under load (2/s)" FAIL "-" "$detail; ${CHECK_DETAIL:-}"
+  fi
+}
+
 drill_restart_all() {
   local t0 t1 t_ready
   next_batch 60
@@ -457,6 +485,7 @@ main() {
   drill_kill_web
   drill_restart_redis
   drill_postgres
+  drill_rolling_upgrade
   drill_restart_all
   final_checks
   print_table | tee "$WORK/table.txt"
