@@ -10,6 +10,7 @@
 # recreates and restores it (pg_restore), starts the application again, and checks that the
 # fingerprint is unchanged and reconcile_broker still matches.  Prints a table; exit 1 on failure.
 set -euo pipefail
+# shellcheck source=docker/smoke.sh
 source "$(dirname "${BASH_SOURCE[0]}")/smoke.sh"   # stack helpers only (smoke.sh runs nothing when sourced)
 
 PROJECT=${SMOKE_PROJECT:-pm-backup-check}

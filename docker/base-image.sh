@@ -11,6 +11,7 @@
 # Usage: docker/base-image.sh [--force] [debian|python|postgres|redis|nginx ...]   (default: all)
 # Needs root (debootstrap), the debootstrap package, and a Debian mirror (DEBIAN_MIRROR).
 set -euo pipefail
+# shellcheck source=docker/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}

@@ -6,6 +6,7 @@
 # Usage: docker/build.sh            (tags: $PM_IMAGE, default pm-app:latest; $PM_NGINX_IMAGE, default pm-nginx:latest)
 # Prints the chosen base images as KEY=VALUE lines on stdout (smoke.sh reads them).
 set -euo pipefail
+# shellcheck source=docker/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 PM_IMAGE=${PM_IMAGE:-pm-app:latest}

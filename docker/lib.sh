@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the docker/ scripts (sourced, not executed).  Bash, set -euo pipefail expected.
 
 DOCKER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -18,6 +18,7 @@
 # PM_BASE_IMAGES=local skips pull attempts; SMOKE_PROJECT names the compose project.
 # Sourced (by docker/backup-restore-check.sh) it only defines the stack helpers and runs nothing.
 set -euo pipefail
+# shellcheck source=docker/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PROJECT=${SMOKE_PROJECT:-pm-smoke}
@@ -53,10 +54,10 @@ probe() {
 # The probe's results, reset before each use so that a probe that failed leaves defined, failing
 # values behind (set -u) instead of the previous probe's.
 reset_probe_vars() {
-  P_ok=False P_status=none P_body= P_last= P_at_ms=0 P_seconds=0 P_leader= P_instance_id= P_polls=0
-  P_database= P_redis= P_broker= P_sent=0 P_accepted=0 P_duplicates=0 P_not_accepted=missing P_resent=0
-  P_first_attempt_5xx=0 P_first_attempt_transport_errors=0 P_max_seconds=0 P_ids= P_results=
-  P_by_status= P_pending= P_unexpected= P_duplicate_deliveries=0 P_summary=
+  P_ok=False P_status=none P_body='' P_last='' P_at_ms=0 P_seconds=0 P_leader='' P_instance_id='' P_polls=0
+  P_database='' P_redis='' P_broker='' P_sent=0 P_accepted=0 P_duplicates=0 P_not_accepted=missing P_resent=0
+  P_first_attempt_5xx=0 P_first_attempt_transport_errors=0 P_max_seconds=0 P_ids='' P_results=''
+  P_by_status='' P_pending='' P_unexpected='' P_duplicate_deliveries=0 P_summary=''
 }
 reset_probe_vars
 
@@ -158,7 +159,7 @@ print_table() {
     printf '%-38s | %-6s | %-11s | %s\n' "$name" "$result" "$timing" "$detail"
   done
   echo
-  echo "Run: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_DIR" diff --quiet 2>/dev/null || echo '+changes'), compose: ${COMPOSE_CMD[*]} $(${COMPOSE_CMD[@]} version --short 2>/dev/null || true), images: app base $PM_BASE_IMAGE, postgres $PM_POSTGRES_IMAGE, redis $PM_REDIS_IMAGE"
+  echo "Run: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_DIR" diff --quiet 2>/dev/null || echo '+changes'), compose: ${COMPOSE_CMD[*]} $("${COMPOSE_CMD[@]}" version --short 2>/dev/null || true), images: app base $PM_BASE_IMAGE, postgres $PM_POSTGRES_IMAGE, redis $PM_REDIS_IMAGE"
 }
 
 # ---------------------------------------------------------------------------------------------
