@@ -7,6 +7,7 @@ failing later on the first request that happens to need it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -14,6 +15,7 @@ import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -39,6 +41,8 @@ class Config:
     broker: str
     openalgo_url: str | None
     openalgo_api_key: str | None
+    openalgo_mcx_quantity: str  # how the broker counts MCX order quantity: "lots" or "units"
+    openalgo_expect_analyzer: bool  # True: OpenAlgo must be in analyzer (sandbox) mode
     signal_timezone: str
     max_signal_age: int
     max_signal_future: int
@@ -107,6 +111,36 @@ def _decimal_text(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _openalgo_url(env: Mapping[str, str]) -> str | None:
+    """The gateway URL: https, or plain http only to this machine (the api key travels in bodies)."""
+    raw = _get(env, "OPENALGO_URL")
+    if raw is None:
+        return None
+    if not re.fullmatch(r"https?://\S+", raw):
+        raise ConfigError("OPENALGO_URL", f"must be an http(s) URL, got {raw!r}")
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ConfigError("OPENALGO_URL", f"cannot be parsed, got {raw!r}") from None
+    if not host:
+        raise ConfigError("OPENALGO_URL", f"has no host, got {raw!r}")
+    if parts.scheme == "http" and not _loopback(host):
+        raise ConfigError("OPENALGO_URL", f"must be https unless it points at this machine "
+                                          f"(127.0.0.0/8, ::1, localhost), got {raw!r}")
+    return raw
+
+
 def _database(env: Mapping[str, str]) -> dict:
     raw = _get(env, "DATABASE_URL")
     if raw is None:
@@ -155,13 +189,11 @@ def load(env: Mapping[str, str] | None = None) -> Config:
 
     database = _database(env)
     broker = _choice(env, "BROKER", "paper", {"paper", "openalgo"})
-    openalgo_url = _get(env, "OPENALGO_URL")
+    openalgo_url = _openalgo_url(env)
     openalgo_api_key = _get(env, "OPENALGO_API_KEY")
     if broker == "openalgo":
         if openalgo_url is None:
             raise ConfigError("OPENALGO_URL", "is required when BROKER=openalgo")
-        if not re.fullmatch(r"https?://\S+", openalgo_url):
-            raise ConfigError("OPENALGO_URL", f"must be an http(s) URL, got {openalgo_url!r}")
         if openalgo_api_key is None:
             raise ConfigError("OPENALGO_API_KEY", "is required when BROKER=openalgo")
 
@@ -194,6 +226,8 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         broker=broker,
         openalgo_url=openalgo_url,
         openalgo_api_key=openalgo_api_key,
+        openalgo_mcx_quantity=_choice(env, "OPENALGO_MCX_QUANTITY", "lots", {"lots", "units"}),
+        openalgo_expect_analyzer=_bool(env, "OPENALGO_EXPECT_ANALYZER", False),
         signal_timezone=_timezone(env),
         max_signal_age=_int(env, "MAX_SIGNAL_AGE", 3600, minimum=1),
         max_signal_future=_int(env, "MAX_SIGNAL_FUTURE", 300),

@@ -90,3 +90,47 @@ def test_start_up_stops_on_malformed_database_url():
     assert proc.returncode == 2
     assert "DATABASE_URL" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_openalgo_modes_default_to_lots_and_live():
+    config = load({})
+    assert (config.openalgo_mcx_quantity, config.openalgo_expect_analyzer) == ("lots", False)
+    config = load({"OPENALGO_MCX_QUANTITY": "Units", "OPENALGO_EXPECT_ANALYZER": "true"})
+    assert (config.openalgo_mcx_quantity, config.openalgo_expect_analyzer) == ("units", True)
+
+
+@pytest.mark.parametrize(("name", "value"), [("OPENALGO_MCX_QUANTITY", "contracts"),
+                                             ("OPENALGO_EXPECT_ANALYZER", "sometimes")])
+def test_malformed_openalgo_mode_is_named(name, value):
+    with pytest.raises(ConfigError) as excinfo:
+        load({name: value})
+    assert excinfo.value.name == name
+
+
+@pytest.mark.parametrize("url", [
+    "https://openalgo.example.com", "https://10.0.0.5:5000/", "http://127.0.0.1:5000",
+    "http://127.8.9.10", "http://localhost:5000", "http://LOCALHOST", "http://[::1]:5000",
+])
+def test_openalgo_url_is_https_or_loopback(url):
+    env = {**PRODUCTION, "BROKER": "openalgo", "OPENALGO_URL": url, "OPENALGO_API_KEY": "k"}
+    assert load(env).openalgo_url == url
+
+
+@pytest.mark.parametrize("url", [
+    "http://openalgo.example.com", "http://10.0.0.5:5000", "http://128.0.0.1", "http://localhost.evil.com",
+    "http://[::2]:5000", "ftp://127.0.0.1", "127.0.0.1:5000", "https://", "https://host:port",
+])
+def test_openalgo_url_refused_names_the_variable(url):
+    env = {**PRODUCTION, "BROKER": "openalgo", "OPENALGO_URL": url, "OPENALGO_API_KEY": "k"}
+    with pytest.raises(ConfigError) as excinfo:
+        load(env)
+    assert excinfo.value.name == "OPENALGO_URL"
+    with pytest.raises(ConfigError):
+        load({**PRODUCTION, "OPENALGO_URL": url})  # a bad value is refused even while paper trading
+
+
+def test_openalgo_settings_reach_django():
+    from django.conf import settings
+
+    assert settings.PM_OPENALGO_MCX_QUANTITY in ("lots", "units")
+    assert isinstance(settings.PM_OPENALGO_EXPECT_ANALYZER, bool)
