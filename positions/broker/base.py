@@ -2,12 +2,34 @@
 
 Errors are typed so callers can tell "definitely not executed" from "may have executed":
 
-* ``BrokerRejected``      the broker refused the request; nothing was executed.
-* ``BrokerUnavailable``   the request did not reach the broker (connect error, auth/session
-                          failure, rate limit) or a read could not be answered; for an order
-                          this means it was *not* placed.
-* ``BrokerOutcomeUnknown`` an order request may have been placed (timeout after sending, 5xx,
-                          "success" without an order id).  Never resend: look the order up.
+* ``BrokerRejected``       the broker refused the request; nothing was executed.
+* ``BrokerUnavailable``    the request did not reach the broker (connect error, auth or broker
+                           session failure) or a read could not be answered; for an order this
+                           means it was *not* placed.
+* ``BrokerRateLimited``    a ``BrokerUnavailable``: the broker refused for rate; ``retry_after``
+                           says how many seconds to wait (None when it did not say).
+* ``BrokerOutcomeUnknown`` an order request may have been acted on (timeout after sending, 5xx,
+                           a dropped connection, an unreadable answer).  Never resend: look the
+                           order up (the order book has no tag; match symbol, side, quantity, time).
+* ``BrokerOrderNotFound``  the broker does not know this order id (status, cancel or modify).
+
+What the answers mean:
+
+* ``place_order`` returns ``OrderAccepted(order_id)``, or ``OrderAwaitingApproval(pending_id)``
+  when the gateway queues the order for the trader's approval (OpenAlgo semi-auto mode): there is
+  no order yet, and one may appear in the book later, outside our control.
+* ``OrderStatus.filled_quantity`` is None when the broker does not say (OpenAlgo never does: a
+  part-filled then cancelled order reads ``cancelled``); ``average_price`` is None when unknown
+  (OpenAlgo reports 0 while its trade book lags, and then the first fill's price, not a
+  volume-weighted one).  Filled quantity and fill price come from ``trades()``, one row per fill.
+* ``OrderStatus.tag`` is our client order id only where the broker echoes it (the paper broker);
+  OpenAlgo's rows never carry it.
+* ``cancel_order`` returns once nothing of the order can execute any more (cancelled now, or
+  already finished); ``modify_order`` changes a resting order (limit chasing); a finished order
+  cannot be modified (``BrokerRejected``).
+* ``contract`` is the broker's view of a contract: ``lot_size`` is in the broker's order quantity
+  units (MCX in lots or in units, depending on the broker), to be checked against the
+  instrument's ``order_quantity_per_lot`` before the first order.
 """
 
 from __future__ import annotations
@@ -23,19 +45,27 @@ class BrokerError(Exception):
 
 
 class BrokerRejected(BrokerError):
-    pass
+    """Refused by the broker (or refused here before sending); nothing was executed."""
 
 
 class BrokerUnavailable(BrokerError):
-    pass
+    """Not reached, or a read not answered; an order was not placed."""
 
 
 class BrokerRateLimited(BrokerUnavailable):
-    pass
+    """Refused for rate (HTTP 429); an order was not placed."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BrokerOutcomeUnknown(BrokerError):
-    pass
+    """The request may have been acted on; look the order up, never resend."""
+
+
+class BrokerOrderNotFound(BrokerError):
+    """The broker does not know this order id (HTTP 404)."""
 
 
 class OrderState:
@@ -62,6 +92,20 @@ class OrderRequest:
 
 
 @dataclass(frozen=True)
+class OrderAccepted:
+    """The broker accepted the order under this id."""
+
+    order_id: str
+
+
+@dataclass(frozen=True)
+class OrderAwaitingApproval:
+    """Queued for the trader's approval (OpenAlgo semi-auto); no broker order exists yet."""
+
+    pending_id: str
+
+
+@dataclass(frozen=True)
 class OrderStatus:
     order_id: str
     status: str  # one of OrderState
@@ -69,11 +113,24 @@ class OrderStatus:
     exchange: str
     action: str
     quantity: int
-    filled_quantity: int
-    average_price: Decimal | None
+    filled_quantity: int | None  # None: the broker does not say (use trades())
+    average_price: Decimal | None  # None: unknown; never the limit price
     tag: str | None = None  # our client order id, when the broker echoes it
     placed_at: datetime | None = None
     message: str = ""
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One fill from the broker's trade book."""
+
+    order_id: str
+    symbol: str
+    exchange: str
+    action: str
+    quantity: int
+    price: Decimal
+    traded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -94,22 +151,43 @@ class Quote:
     ask: Decimal | None = None
 
 
+@dataclass(frozen=True)
+class Contract:
+    symbol: str
+    exchange: str
+    lot_size: int  # in the broker's order quantity units
+    tick_size: Decimal | None = None
+
+
 class Broker(Protocol):
     name: str
 
-    def place_order(self, request: OrderRequest) -> str:
-        """Place an order and return the broker's order id."""
+    def place_order(self, request: OrderRequest) -> OrderAccepted | OrderAwaitingApproval:
+        """Send the order once (never retried: there is no idempotency key)."""
 
     def order_status(self, order_id: str) -> OrderStatus: ...
 
-    def cancel_order(self, order_id: str) -> None: ...
-
     def order_book(self) -> list[OrderStatus]: ...
 
+    def trades(self) -> list[Trade]:
+        """The trade book: one row per fill."""
+
+    def cancel_order(self, order_id: str) -> None:
+        """Cancel what is left of an order; returns normally when it is already finished."""
+
+    def modify_order(self, order_id: str, *, symbol: str, exchange: str, action: str, quantity: int,
+                     price_type: str, price: Decimal | None) -> None: ...
+
     def positions(self) -> list[BrokerPosition]:
-        """Net positions; rows with zero net quantity may be omitted."""
+        """Net positions; rows with zero net quantity are left out."""
 
     def quote(self, symbol: str, exchange: str) -> Quote: ...
+
+    def contract(self, symbol: str, exchange: str) -> Contract:
+        """The contract's lot size and tick size; BrokerRejected for an unknown contract."""
+
+    def analyzer_mode(self) -> bool:
+        """True when orders go to a sandbox (OpenAlgo analyzer mode), not the exchange."""
 
     def ping(self) -> None:
         """Raise BrokerUnavailable when the broker cannot be used right now."""

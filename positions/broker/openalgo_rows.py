@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from positions.broker.base import BrokerPosition, OrderState, OrderStatus, Quote
+from positions.broker.base import BrokerPosition, Contract, OrderState, OrderStatus, Quote, Trade
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 
@@ -27,7 +27,8 @@ _STATUS_WORDS = {
 }
 _STATUS = {word: state for state, words in _STATUS_WORDS.items() for word in words}
 
-_AVERAGE_PRICE_FIELDS = ("average_price", "averageprice", "avgprice", "price")
+# Never "price": in OpenAlgo's rows that is the limit price (0 for MARKET), not a fill.
+_AVERAGE_PRICE_FIELDS = ("average_price", "averageprice", "avgprice")
 _FILLED_FIELDS = ("filled_quantity", "filledquantity", "filledshares", "filledqty", "filled_qty")
 _TIMESTAMP_FIELDS = ("timestamp", "order_timestamp", "order_time", "updated_at")
 _TIME_FORMATS = (
@@ -88,16 +89,6 @@ def parse_timestamp(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=IST)
 
 
-def tag_from_strategy(strategy: Any, prefix: str) -> str | None:
-    """Our client order id back from ``"<prefix>:<client_order_id>"``; None for anyone else's."""
-    if not isinstance(strategy, str):
-        return None
-    head = f"{prefix}:"
-    if strategy.startswith(head) and len(strategy) > len(head):
-        return strategy[len(head):]
-    return None
-
-
 def strategy_for(prefix: str, client_order_id: str, limit: int = 40) -> str:
     """The ``strategy`` text carrying our client order id (cut to ``limit`` characters)."""
     return f"{prefix}:{client_order_id}"[:limit]
@@ -118,31 +109,28 @@ def _average_price(row: dict) -> Decimal | None:
     return None
 
 
-def order_from_row(row: dict, *, prefix: str, order_id: str | None = None) -> OrderStatus:
-    """An OrderStatus from one orderstatus/orderbook row."""
-    status = normalise_status(_first(row, ("order_status", "status", "orderstatus")))
-    quantity = to_int(_first(row, ("quantity", "qty"))) or 0
+def order_from_row(row: dict, *, order_id: str | None = None) -> OrderStatus:
+    """An OrderStatus from one orderstatus/orderbook row.
+
+    OpenAlgo's rows carry no filled quantity (None unless a broker plugin adds one), no tag, and
+    an average price only in ``orderstatus`` (0 while the trade book lags: None here).
+    """
     explicit_filled = _first(row, _FILLED_FIELDS)
-    if explicit_filled is not None:
-        filled = to_int(explicit_filled) or 0
-    else:
-        filled = quantity if status == OrderState.COMPLETE else 0
     return OrderStatus(
         order_id=str(row.get("orderid") or row.get("order_id") or order_id or ""),
-        status=status,
+        status=normalise_status(_first(row, ("order_status", "status", "orderstatus"))),
         symbol=str(_first(row, ("symbol", "tradingsymbol")) or ""),
         exchange=str(row.get("exchange") or ""),
         action=str(row.get("action") or row.get("transaction_type") or "").upper(),
-        quantity=quantity,
-        filled_quantity=filled,
-        average_price=_average_price(row) if filled > 0 else None,
-        tag=tag_from_strategy(row.get("strategy"), prefix),
+        quantity=to_int(_first(row, ("quantity", "qty"))) or 0,
+        filled_quantity=None if explicit_filled is None else to_int(explicit_filled),
+        average_price=_average_price(row),
         placed_at=parse_timestamp(_first(row, _TIMESTAMP_FIELDS)),
         message=str(_first(row, ("rejection_reason", "rejectreason", "message", "text")) or ""),
     )
 
 
-def orders_from_book(data: Any, *, prefix: str) -> list[OrderStatus]:
+def orders_from_book(data: Any) -> list[OrderStatus]:
     """Orderbook ``data``: a list of rows, or ``{"orders": [...]}``; empty/None means no orders."""
     if isinstance(data, dict):
         data = data.get("orders")
@@ -150,7 +138,7 @@ def orders_from_book(data: Any, *, prefix: str) -> list[OrderStatus]:
         return []
     if not isinstance(data, list):
         raise ValueError("orderbook data is neither a list nor {'orders': [...]}")
-    return [order_from_row(row, prefix=prefix) for row in data if isinstance(row, dict)]
+    return [order_from_row(row) for row in data if isinstance(row, dict)]
 
 
 def positions_from_book(data: Any) -> list[BrokerPosition]:
@@ -194,3 +182,55 @@ def quote_from_data(data: Any, *, symbol: str, exchange: str) -> Quote:
         bid=bid if bid and bid > 0 else None,
         ask=ask if ask and ask > 0 else None,
     )
+
+
+def trades_from_book(data: Any) -> list[Trade]:
+    """Tradebook rows, one per fill.  A row that cannot be read fails the whole read (ValueError):
+    leaving a fill out would understate what the broker holds."""
+    if not data:
+        return []
+    if not isinstance(data, list):
+        raise ValueError("tradebook data is not a list")
+    trades = []
+    for row in data:
+        if not isinstance(row, dict):
+            raise ValueError("tradebook row is not an object")
+        order_id = str(row.get("orderid") or row.get("order_id") or "")
+        quantity = to_int(_first(row, ("quantity", "qty", "filled_quantity")))
+        price = to_decimal(_first(row, ("average_price", "averageprice", "trade_price", "price")))
+        if not order_id or not quantity or quantity <= 0 or price is None or price <= 0:
+            raise ValueError(f"tradebook row for order {order_id or '?'} lacks an order id, quantity or price")
+        trades.append(Trade(
+            order_id=order_id,
+            symbol=str(_first(row, ("symbol", "tradingsymbol")) or ""),
+            exchange=str(row.get("exchange") or ""),
+            action=str(row.get("action") or row.get("transaction_type") or "").upper(),
+            quantity=quantity,
+            price=price,
+            traded_at=parse_timestamp(_first(row, ("timestamp", "fill_timestamp", "trade_time"))),
+        ))
+    return trades
+
+
+def contract_from_data(data: Any, *, symbol: str, exchange: str) -> Contract:
+    """``/symbol`` data: the lot size (in the broker's order quantity units) and tick size."""
+    if not isinstance(data, dict):
+        raise ValueError("symbol data is not an object")
+    lot_size = to_int(data.get("lotsize"))
+    if lot_size is None or lot_size <= 0:
+        raise ValueError(f"symbol data without a positive lotsize ({data.get('lotsize')!r})")
+    tick = to_decimal(data.get("tick_size"))
+    return Contract(symbol=str(data.get("symbol") or symbol), exchange=str(data.get("exchange") or exchange),
+                    lot_size=lot_size, tick_size=tick if tick and tick > 0 else None)
+
+
+def analyzer_from_data(data: Any) -> bool:
+    """``/analyzer`` data: ``analyze_mode`` true/false (or ``mode`` "analyze"/"live")."""
+    if isinstance(data, dict):
+        flag = data.get("analyze_mode")
+        if isinstance(flag, bool):
+            return flag
+        mode = str(data.get("mode") or "").lower()
+        if mode in ("analyze", "live"):
+            return mode == "analyze"
+    raise ValueError("analyzer data says neither analyze nor live")

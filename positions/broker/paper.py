@@ -1,7 +1,9 @@
 """The paper broker: fills every order at once at a simulated price and keeps its own book in the
 database (``PaperOrder``, ``PaperPosition``), so it survives restarts and can be reconciled exactly
 like a real broker.  It behaves like one in the ways that matter: it accepts duplicate orders (our
-outbox must prevent them) and reports orders by id and by our tag.
+outbox must prevent them) and reports orders by id and by our tag.  Every order fills whole at
+once, so nothing ever rests: a cancel finds the order finished, and a modify is refused.  Its
+contracts are the instruments' (lot size = ``order_quantity_per_lot``); it is never a sandbox.
 
 Prices: a future fills at the reference (signal) price; an option at its intrinsic value against the
 reference underlying price plus a fixed time value, the same for PE and CE, so a synthetic long
@@ -15,13 +17,18 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from portfolio.models import Instrument
 from positions.broker.base import (
+    BrokerOrderNotFound,
     BrokerPosition,
     BrokerRejected,
+    Contract,
+    OrderAccepted,
     OrderRequest,
     OrderState,
     OrderStatus,
     Quote,
+    Trade,
 )
 from positions.models import PaperOrder, PaperOrderStatus, PaperPosition
 from positions.symbols import parse_symbol
@@ -57,7 +64,7 @@ class PaperBroker:
         direction = 1 if request.action == "BUY" else -1
         return (base * (1 + direction * self.slippage)).quantize(FOUR_PLACES)
 
-    def place_order(self, request: OrderRequest) -> str:
+    def place_order(self, request: OrderRequest) -> OrderAccepted:
         if request.quantity <= 0:
             raise BrokerRejected("quantity must be positive")
         if request.action not in ("BUY", "SELL"):
@@ -71,7 +78,7 @@ class PaperBroker:
                 average_price=price, status=PaperOrderStatus.COMPLETE,
             )
             self._apply_fill(request, price)
-        return order_id
+        return OrderAccepted(order_id=order_id)
 
     def _apply_fill(self, request: OrderRequest, price: Decimal) -> None:
         holding, _ = PaperPosition.objects.select_for_update().get_or_create(
@@ -98,17 +105,34 @@ class PaperBroker:
             message=order.message,
         )
 
-    def order_status(self, order_id: str) -> OrderStatus:
+    def _order(self, order_id: str) -> PaperOrder:
         order = PaperOrder.objects.filter(order_id=order_id).first()
         if order is None:
-            raise BrokerRejected(f"order {order_id} does not exist")
-        return self._status(order)
+            raise BrokerOrderNotFound(f"order {order_id} does not exist")
+        return order
+
+    def order_status(self, order_id: str) -> OrderStatus:
+        return self._status(self._order(order_id))
 
     def cancel_order(self, order_id: str) -> None:
-        raise BrokerRejected("paper orders fill immediately and cannot be cancelled")
+        """Paper orders are finished the moment they are placed: nothing is left to cancel."""
+        self._order(order_id)
+
+    def modify_order(self, order_id: str, *, symbol: str, exchange: str, action: str, quantity: int,
+                     price_type: str, price: Decimal | None) -> None:
+        order = self._order(order_id)
+        raise BrokerRejected(f"order {order_id} is {order.status}: paper orders never rest, so cannot be modified")
 
     def order_book(self) -> list[OrderStatus]:
         return [self._status(order) for order in PaperOrder.objects.order_by("id")]
+
+    def trades(self) -> list[Trade]:
+        """One trade per filled order, at its fill price."""
+        return [
+            Trade(order_id=o.order_id, symbol=o.symbol, exchange=o.exchange, action=o.action,
+                  quantity=o.quantity, price=o.average_price, traded_at=o.created_at)
+            for o in PaperOrder.objects.filter(status=PaperOrderStatus.COMPLETE).order_by("id")
+        ]
 
     def positions(self) -> list[BrokerPosition]:
         return [
@@ -121,6 +145,21 @@ class PaperBroker:
         position = PaperPosition.objects.filter(symbol=symbol, exchange=exchange).first()
         price = position.average_price if position and position.average_price else Decimal("0")
         return Quote(symbol=symbol, exchange=exchange, ltp=price)
+
+    def contract(self, symbol: str, exchange: str) -> Contract:
+        """The instrument's contract: lot size = its ``order_quantity_per_lot``."""
+        try:
+            root = parse_symbol(symbol).root
+        except ValueError:
+            raise BrokerRejected(f"unknown symbol {symbol}") from None
+        instrument = Instrument.objects.filter(symbol_root=root, exchange=exchange).order_by("code").first()
+        if instrument is None:
+            raise BrokerRejected(f"no instrument trades {symbol} on {exchange}")
+        return Contract(symbol=symbol, exchange=exchange, lot_size=instrument.order_quantity_per_lot,
+                        tick_size=instrument.tick_size)
+
+    def analyzer_mode(self) -> bool:
+        return False
 
     def ping(self) -> None:
         PaperOrder.objects.exists()  # the paper broker is as available as the database

@@ -25,6 +25,7 @@ from positions.broker import (
     BrokerOutcomeUnknown,
     BrokerRejected,
     BrokerUnavailable,
+    OrderAwaitingApproval,
     OrderRequest,
     OrderState,
     OrderStatus,
@@ -61,7 +62,10 @@ def intent_send(*, intent: OrderIntent, broker: Broker) -> OrderIntent:
         price=intent.limit_price, reference_price=intent.reference_price,
     )
     try:
-        order_id = _timed("place_order", broker.place_order, request)
+        result = _timed("place_order", broker.place_order, request)
+        if isinstance(result, OrderAwaitingApproval):  # interim until the lifecycle handles approval
+            raise BrokerOutcomeUnknown(f"awaiting approval (pending order {result.pending_id})")
+        order_id = result.order_id
     except BrokerRejected as exc:
         intent_transition(intent, source=(IntentStatus.SENT,), status=IntentStatus.REJECTED, error=str(exc)[:500])
         return intent

@@ -10,6 +10,8 @@ import pytest
 from positions.broker.base import OrderState
 from positions.broker.openalgo_rows import (
     IST,
+    analyzer_from_data,
+    contract_from_data,
     normalise_status,
     order_from_row,
     orders_from_book,
@@ -17,9 +19,9 @@ from positions.broker.openalgo_rows import (
     positions_from_book,
     quote_from_data,
     strategy_for,
-    tag_from_strategy,
     to_decimal,
     to_int,
+    trades_from_book,
 )
 
 ROW = {
@@ -52,9 +54,10 @@ def test_numbers_from_strings():
 
 
 def test_order_row_complete():
-    status = order_from_row(ROW, prefix="PM")
+    status = order_from_row(ROW)
     assert status.status == OrderState.COMPLETE
-    assert (status.action, status.quantity, status.filled_quantity) == ("BUY", 2, 2)
+    assert (status.action, status.quantity) == ("BUY", 2)
+    assert status.filled_quantity is None  # OpenAlgo never says; fills come from the trade book
     assert status.average_price == Decimal("72010.5")
     assert status.tag is None
     assert status.placed_at == datetime(2025, 8, 28, 9, 59, 10, tzinfo=status.placed_at.tzinfo)
@@ -65,34 +68,32 @@ def test_order_row_complete():
     ({"average_price": "10", "averageprice": "11", "avgprice": "12", "price": "13"}, Decimal("10")),
     ({"average_price": "0", "averageprice": "11", "avgprice": "12", "price": "13"}, Decimal("11")),
     ({"avgprice": "12", "price": "13"}, Decimal("12")),
-    ({"price": 13.5}, Decimal("13.5")),
+    ({"average_price": 0.0, "price": 13.5}, None),  # a lagging trade book; 13.5 is the limit
+    ({"price": 13.5}, None),
     ({"price": 0}, None),
 ])
-def test_average_price_fields_in_order(fields, expected):
+def test_average_price_is_never_the_limit_price(fields, expected):
     row = {k: v for k, v in ROW.items() if k not in ("average_price", "price")}
-    assert order_from_row({**row, **fields}, prefix="PM").average_price == expected
+    assert order_from_row({**row, **fields}).average_price == expected
 
 
-def test_open_order_has_no_fill_and_no_average_price():
-    status = order_from_row({**ROW, "order_status": "open", "price": "71000"}, prefix="PM")
-    assert (status.status, status.filled_quantity, status.average_price) == ("open", 0, None)
+def test_open_limit_order_has_no_fill_and_no_average_price():
+    row = {**ROW, "order_status": "open", "price": "71000", "pricetype": "LIMIT"}
+    del row["average_price"]
+    status = order_from_row(row)
+    assert (status.status, status.filled_quantity, status.average_price) == ("open", None, None)
 
 
-def test_explicit_filled_field_wins():
+def test_explicit_filled_field_is_reported():
     row = {**ROW, "order_status": "partially filled", "filledshares": "1"}
-    status = order_from_row(row, prefix="PM")
+    status = order_from_row(row)
     assert (status.status, status.filled_quantity) == (OrderState.OPEN, 1)
-    assert status.average_price == Decimal("72010.5")
 
 
-def test_tag_round_trip_through_strategy():
+def test_strategy_carries_our_client_order_id_but_rows_never_give_a_tag():
     assert strategy_for("PM", "sig-42:Long_1") == "PM:sig-42:Long_1"
-    assert tag_from_strategy("PM:sig-42:Long_1", "PM") == "sig-42:Long_1"
-    assert tag_from_strategy("Manual", "PM") is None
-    assert tag_from_strategy("PMX:abc", "PM") is None
-    assert tag_from_strategy(None, "PM") is None
     assert len(strategy_for("PM", "x" * 60)) == 40
-    assert order_from_row({**ROW, "strategy": "PM:abc"}, prefix="PM").tag == "abc"
+    assert order_from_row({**ROW, "strategy": "PM:abc"}).tag is None
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -110,12 +111,12 @@ def test_unreadable_timestamps(text):
 
 
 def test_order_book_shapes():
-    assert [o.order_id for o in orders_from_book([ROW], prefix="PM")] == [ROW["orderid"]]
-    assert [o.order_id for o in orders_from_book({"orders": [ROW], "statistics": {}}, prefix="PM")] == [ROW["orderid"]]
-    assert orders_from_book({"orders": []}, prefix="PM") == []
-    assert orders_from_book(None, prefix="PM") == []
+    assert [o.order_id for o in orders_from_book([ROW])] == [ROW["orderid"]]
+    assert [o.order_id for o in orders_from_book({"orders": [ROW], "statistics": {}})] == [ROW["orderid"]]
+    assert orders_from_book({"orders": []}) == []
+    assert orders_from_book(None) == []
     with pytest.raises(ValueError):
-        orders_from_book("nonsense", prefix="PM")
+        orders_from_book("nonsense")
 
 
 def test_position_rows():
@@ -135,3 +136,47 @@ def test_quote_data():
     assert (quote.ltp, quote.bid, quote.ask) == (Decimal("101.5"), Decimal("101"), None)
     with pytest.raises(ValueError):
         quote_from_data({"bid": 1}, symbol="X", exchange="NSE")
+
+
+TRADE = {"symbol": "GOLDM05JAN26FUT", "exchange": "MCX", "product": "NRML", "action": "SELL", "quantity": 2,
+         "average_price": 72010.5, "trade_value": 144021.0, "orderid": "250408000989443",
+         "timestamp": "2025-08-28 09:59:11"}
+
+
+def test_trade_rows():
+    [trade] = trades_from_book([TRADE])
+    assert (trade.order_id, trade.symbol, trade.exchange, trade.action) == (
+        "250408000989443", "GOLDM05JAN26FUT", "MCX", "SELL")
+    assert (trade.quantity, trade.price) == (2, Decimal("72010.5"))
+    assert trade.traded_at == datetime(2025, 8, 28, 9, 59, 11, tzinfo=IST)
+    assert trades_from_book([{**TRADE, "timestamp": "09:59:11"}])[0].traded_at is None  # time of day only
+    assert trades_from_book([]) == [] and trades_from_book(None) == []
+
+
+@pytest.mark.parametrize("bad", [{"orderid": ""}, {"quantity": "0"}, {"quantity": "1.5"}, {"average_price": 0},
+                                 {"average_price": None}])
+def test_an_unreadable_trade_row_fails_the_read(bad):
+    with pytest.raises(ValueError):
+        trades_from_book([TRADE, {**TRADE, **bad}])  # leaving a fill out would understate the holding
+    with pytest.raises(ValueError):
+        trades_from_book({"trades": []})
+
+
+def test_contract_data():
+    data = {"symbol": "BANKNIFTY27JAN2660000PE", "exchange": "NFO", "lotsize": 30, "tick_size": 0.05,
+            "instrumenttype": "PE", "freeze_qty": 600}
+    contract = contract_from_data(data, symbol="BANKNIFTY27JAN2660000PE", exchange="NFO")
+    assert (contract.lot_size, contract.tick_size) == (30, Decimal("0.05"))
+    assert contract_from_data({"lotsize": "1", "tick_size": None}, symbol="G", exchange="MCX").tick_size is None
+    for bad in ({"lotsize": 0}, {"lotsize": "x"}, {}, None):
+        with pytest.raises(ValueError):
+            contract_from_data(bad, symbol="G", exchange="MCX")
+
+
+def test_analyzer_data():
+    assert analyzer_from_data({"mode": "analyze", "analyze_mode": True, "total_logs": 3}) is True
+    assert analyzer_from_data({"mode": "live", "analyze_mode": False}) is False
+    assert analyzer_from_data({"mode": "analyze"}) is True
+    for bad in ({}, {"mode": "maybe"}, None, [True]):
+        with pytest.raises(ValueError):
+            analyzer_from_data(bad)

@@ -4,7 +4,15 @@ from decimal import Decimal
 
 import pytest
 
-from positions.broker import BrokerRejected, OrderRequest, OrderState
+from positions.broker import (
+    BrokerOrderNotFound,
+    BrokerRejected,
+    Contract,
+    OrderAccepted,
+    OrderRequest,
+    OrderState,
+    Trade,
+)
 from positions.broker.paper import PaperBroker
 from positions.pnl import synthetic_price
 
@@ -37,7 +45,7 @@ def test_slippage_always_moves_against_us():
 
 def test_book_nets_positions_and_survives_a_new_broker_instance():
     broker = PaperBroker()
-    first = broker.place_order(order(quantity=3, reference="72000"))
+    first = broker.place_order(order(quantity=3, reference="72000")).order_id
     broker.place_order(order(quantity=1, reference="73000", tag="pm-2-en-FUT-1"))
     broker.place_order(order(action="SELL", quantity=4, reference="74000", tag="pm-1-ex-FUT-1"))
     broker.place_order(order(PE, action="SELL", quantity=30, reference="52000", tag="pm-3-en-PE-1"))
@@ -78,6 +86,51 @@ def test_bad_orders_are_rejected_and_change_nothing(request_):
     assert broker.order_book() == [] and broker.positions() == []
 
 
-def test_unknown_order_id_is_rejected():
+def test_unknown_order_id_is_not_found():
+    broker = PaperBroker()
+    with pytest.raises(BrokerOrderNotFound):
+        broker.order_status("PAPER-missing")
+    with pytest.raises(BrokerOrderNotFound):
+        broker.cancel_order("PAPER-missing")
+    with pytest.raises(BrokerOrderNotFound):
+        broker.modify_order("PAPER-missing", symbol=FUT, exchange="MCX", action="BUY", quantity=1,
+                            price_type="LIMIT", price=Decimal("1"))
+
+
+def test_place_order_is_accepted_and_trades_are_one_per_filled_order():
+    broker = PaperBroker()
+    first = broker.place_order(order(quantity=3, reference="72000"))
+    second = broker.place_order(order(PE, action="SELL", quantity=30, reference="52000", tag="pm-3-en-PE-1"))
+    assert isinstance(first, OrderAccepted) and first.order_id.startswith("PAPER-")
+    trades = broker.trades()
+    assert [(t.order_id, t.symbol, t.exchange, t.action, t.quantity, t.price) for t in trades] == [
+        (first.order_id, FUT, "MCX", "BUY", 3, Decimal("72000")),
+        (second.order_id, PE, "NFO", "SELL", 30, Decimal("150")),
+    ]
+    assert all(isinstance(t, Trade) and t.traded_at is not None for t in trades)
+    assert broker.order_status(first.order_id).filled_quantity == 3
+
+
+def test_cancel_of_a_filled_order_returns_and_modify_is_refused():
+    broker = PaperBroker()
+    order_id = broker.place_order(order()).order_id
+    broker.cancel_order(order_id)  # already finished: nothing left to cancel
     with pytest.raises(BrokerRejected):
-        PaperBroker().order_status("PAPER-missing")
+        broker.modify_order(order_id, symbol=FUT, exchange="MCX", action="BUY", quantity=2, price_type="LIMIT",
+                            price=Decimal("71000"))
+    assert broker.order_status(order_id).status == OrderState.COMPLETE
+    assert broker.positions()[0].net_quantity == 2
+
+
+def test_contract_lot_size_is_the_instruments_order_quantity_per_lot(portfolio):
+    broker = PaperBroker()
+    assert broker.contract(PE, "NFO") == Contract(PE, "NFO", 30, Decimal("0.05"))
+    gold = broker.contract(FUT, "MCX")
+    assert (gold.lot_size, gold.tick_size) == (1, Decimal("1"))
+    for symbol, exchange in ((FUT, "NFO"), ("CRUDEOIL19JAN26FUT", "MCX"), ("NOT-A-SYMBOL", "MCX")):
+        with pytest.raises(BrokerRejected):
+            broker.contract(symbol, exchange)
+
+
+def test_the_paper_broker_is_never_a_sandbox():
+    assert PaperBroker().analyzer_mode() is False
