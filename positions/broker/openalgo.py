@@ -119,8 +119,8 @@ class OpenAlgoBroker:
         """Send the order once (see the module's money rule)."""
         body = {
             "strategy": rows.strategy_for(self.strategy_prefix, request.client_order_id, STRATEGY_MAX_LENGTH),
-            **self._order_fields(f"order {request.client_order_id}", symbol=request.symbol, exchange=request.exchange,
-                                 action=request.action, quantity=request.quantity,
+            **self._order_fields(f"order {request.client_order_id}", symbol=request.symbol,
+                                 exchange=request.exchange, action=request.action, quantity=request.quantity,
                                  price_type=request.price_type, price=request.price),
         }
         payload = self._http.write("placeorder", body, order_endpoint=False)

@@ -4,6 +4,7 @@ once, reads retry, 429 honours ``retry_after``, and the api key never leaks."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from email.utils import format_datetime
 
 import httpx
@@ -270,3 +271,27 @@ def test_an_answer_without_order_id_or_pending_id_is_outcome_unknown():
     with make_broker("http://127.0.0.1:9", transport=_answer(200, body)) as broker:
         with pytest.raises(BrokerOutcomeUnknown):
             broker.place_order(OrderRequest("x", GOLD, "MCX", "BUY", 1))
+
+
+def test_modify_is_sent_once_and_a_5xx_leaves_its_outcome_unknown(fake, broker):
+    fake.set_price(GOLD, 72000)
+    order_id = broker.place_order(buy_gold(price_type="LIMIT", price=Decimal("71000"))).order_id
+    fields = {"symbol": GOLD, "exchange": "MCX", "action": "BUY", "quantity": 1, "price_type": "LIMIT",
+              "price": Decimal("71100")}
+    fake.set_fault("modifyorder", "http_500")
+    with pytest.raises(BrokerOutcomeUnknown):
+        broker.modify_order(order_id, **fields)
+    fake.set_fault("modifyorder", "http_429")
+    with pytest.raises(BrokerRateLimited):
+        broker.modify_order(order_id, **fields)
+    assert fake.request_count("modifyorder") == 2
+
+
+def test_a_cancel_without_an_answer_is_sent_again(fake, broker):
+    """Repeating a cancel is harmless: a second one on a cancelled order is a 500 and a status read."""
+    fake.set_fault("placeorder", "pending")
+    order_id = broker.place_order(buy_gold()).order_id
+    fake.set_fault("cancelorder", "timeout_after_accept", seconds=1.5)
+    broker.cancel_order(order_id)
+    assert fake.request_count("cancelorder") == 2
+    assert broker.order_status(order_id).status == OrderState.CANCELLED
