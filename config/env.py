@@ -59,6 +59,8 @@ class Config:
     paper_slippage_percent: str
     paper_option_time_value: str
     signal_claim_seconds: int
+    order_resolution_seconds: int
+    order_approval_seconds: int
 
     @property
     def embedded(self) -> bool:
@@ -244,4 +246,6 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         paper_slippage_percent=_decimal_text(env, "PAPER_SLIPPAGE_PERCENT", "0"),
         paper_option_time_value=_decimal_text(env, "PAPER_OPTION_TIME_VALUE", "150"),
         signal_claim_seconds=_int(env, "SIGNAL_CLAIM_SECONDS", 60, minimum=2),
+        order_resolution_seconds=_int(env, "ORDER_RESOLUTION_SECONDS", 120, minimum=10),
+        order_approval_seconds=_int(env, "ORDER_APPROVAL_SECONDS", 900, minimum=10),
     )

@@ -127,7 +127,7 @@ CACHES = {
 RATELIMIT_USE_CACHE = "shared"
 RATELIMIT_FAIL_OPEN = True
 # The embedded demo is one process: its in-process cache is the shared one there.
-SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003"]
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # CELERY -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -218,6 +218,8 @@ PM_ALERT_WEBHOOK_URL = CONFIG.alert_webhook_url
 PM_TELEGRAM_BOT_TOKEN = CONFIG.telegram_bot_token
 PM_TELEGRAM_CHAT_ID = CONFIG.telegram_chat_id
 PM_SIGNAL_CLAIM_SECONDS = CONFIG.signal_claim_seconds
+PM_ORDER_RESOLUTION_SECONDS = CONFIG.order_resolution_seconds  # an order not found in this long is UNRESOLVED
+PM_ORDER_APPROVAL_SECONDS = CONFIG.order_approval_seconds  # likewise for one awaiting approval (semi-auto)
 PM_SIGNAL_LOCK_TTL = 30
 PM_DEDUP_CACHE_SECONDS = 24 * 3600
 PM_LEADER_LEASE_MS = 2000

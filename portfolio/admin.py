@@ -34,6 +34,7 @@ class InstrumentAdmin(admin.ModelAdmin):
         ("Sizing and stops", {"fields": ("risk_percent", "vol_percent", "use_vol_constraint",
                                          "initial_stop_atr_multiple", "trailing_stop_atr_multiple",
                                          "pyramid_spacing_atr", "max_pyramids")}),
+        ("Order execution", {"fields": ("execution_style", "chase_seconds", "chase_attempts")}),
         ("Expiry and rollover", {"fields": ("expiry_rule", "contract_months", "entry_roll_trading_days",
                                             "rollover_days")}),
         ("Market", {"fields": ("mark_price", "mark_at", "updated_at")}),

@@ -30,6 +30,11 @@ class ExpiryRule(models.TextChoices):
     LAST_DAY = "last_day", "Last calendar day of the month"
 
 
+class ExecutionStyle(models.TextChoices):
+    MARKET = "MARKET", "Market order"
+    LIMIT_CHASE = "LIMIT_CHASE", "Limit at the touch, chased, then market"
+
+
 class Instrument(models.Model):
     """A tradable instrument and every rule parameter of DESIGN §7 and §8 (editable in admin)."""
 
@@ -64,6 +69,9 @@ class Instrument(models.Model):
     rollover_days = models.PositiveSmallIntegerField(
         help_text="Open positions roll when fewer than this many calendar days remain"
     )
+    execution_style = models.CharField(max_length=12, choices=ExecutionStyle.choices, default=ExecutionStyle.MARKET)
+    chase_seconds = models.PositiveSmallIntegerField(default=5, help_text="LIMIT_CHASE: seconds between price moves")
+    chase_attempts = models.PositiveSmallIntegerField(default=3, help_text="LIMIT_CHASE: moves before going market")
     is_active = models.BooleanField(default=True)
     mark_price = models.DecimalField(null=True, blank=True, **PRICE)
     mark_at = models.DateTimeField(null=True, blank=True)
@@ -75,6 +83,8 @@ class Instrument(models.Model):
             choices_constraint("exchange", Exchange, "instrument_exchange_valid"),
             choices_constraint("contract_kind", ContractKind, "instrument_contract_kind_valid"),
             choices_constraint("expiry_rule", ExpiryRule, "instrument_expiry_rule_valid"),
+            choices_constraint("execution_style", ExecutionStyle, "instrument_execution_style_valid"),
+            models.CheckConstraint(condition=Q(chase_seconds__gte=1), name="instrument_chase_seconds_positive"),
             models.CheckConstraint(
                 condition=Q(point_value__gt=0, margin_per_lot__gt=0, tick_size__gt=0, lot_size__gt=0),
                 name="instrument_positive_parameters",

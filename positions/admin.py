@@ -13,8 +13,8 @@ from positions.models import OrderIntent, PaperOrder, PaperPosition, Position, P
 
 class OrderIntentInline(admin.TabularInline):
     model = OrderIntent
-    fields = ("client_order_id", "purpose", "leg", "action", "quantity", "symbol", "status", "broker_order_id",
-              "fill_price", "error")
+    fields = ("client_order_id", "purpose", "leg", "action", "quantity", "filled_quantity", "symbol", "status",
+              "broker_order_id", "fill_price", "modifications", "error")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -26,13 +26,21 @@ class OrderIntentInline(admin.TabularInline):
 
 @admin.register(Position)
 class PositionAdmin(ReadOnlyAdmin):
-    list_display = ("id", "label", "status", "lots", "entry_price", "current_stop", "highest_close", "unrealized_pnl",
-                    "realized_pnl", "expiry", "rollover_status", "opened_at", "closed_at")
+    list_display = ("id", "label", "status", "exit_pending_note", "lots", "entry_price", "current_stop",
+                    "highest_close", "unrealized_pnl", "realized_pnl", "expiry", "rollover_status", "opened_at",
+                    "closed_at")
     list_filter = ("status", "instrument", "is_base_position", "rollover_status")
     search_fields = ("label", "futures_symbol", "pe_symbol", "ce_symbol", "exit_reason")
     date_hierarchy = "created_at"
     list_select_related = ("instrument",)
     inlines = [OrderIntentInline]
+
+    @admin.display(description="exit pending")
+    def exit_pending_note(self, obj):
+        """A closing position whose last exit attempt failed: when it is tried again, and why."""
+        if obj.retry_at is None:
+            return ""
+        return f"retry {obj.retry_at:%H:%M:%S}: {obj.last_error[:80]}"
 
 
 @admin.register(PyramidingState)
@@ -42,8 +50,8 @@ class PyramidingStateAdmin(ReadOnlyAdmin):
 
 @admin.register(OrderIntent)
 class OrderIntentAdmin(ReadOnlyAdmin):
-    list_display = ("id", "client_order_id", "position", "purpose", "leg", "action", "quantity", "symbol", "status",
-                    "broker_order_id", "fill_price", "created_at")
+    list_display = ("id", "client_order_id", "position", "purpose", "leg", "action", "quantity", "filled_quantity",
+                    "symbol", "status", "broker_order_id", "fill_price", "created_at")
     list_filter = ("status", "purpose", "leg", "exchange")
     search_fields = ("client_order_id", "broker_order_id", "symbol", "position__label")
     list_select_related = ("position",)

@@ -12,12 +12,17 @@ from positions.models import Position, PositionStatus
 class PositionOutputSerializer(serializers.ModelSerializer):
     instrument = serializers.CharField(source="instrument_id")
     symbols = serializers.ListField(child=serializers.CharField(), read_only=True)
+    exit_pending = serializers.BooleanField(read_only=True, help_text="Closing, the last exit attempt failed: "
+                                                                      "another is due at retry_at")
+    retry_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_error = serializers.CharField(read_only=True, help_text="Why the last order attempt failed")
 
     class Meta:
         model = Position
         fields = ["id", "label", "instrument", "layer", "status", "lots", "quantity", "entry_price", "initial_stop",
                   "current_stop", "highest_close", "entry_atr", "exit_price", "exit_reason", "realized_pnl",
-                  "unrealized_pnl", "opened_at", "closed_at", "expiry", "symbols", "rollover_status"]
+                  "unrealized_pnl", "opened_at", "closed_at", "expiry", "symbols", "rollover_status",
+                  "exit_pending", "retry_at", "last_error"]
 
 
 class PositionListApi(GenericAPIView):

@@ -12,6 +12,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from portfolio.equity import blended_equity, free_margin, position_risk, position_vol
 from portfolio.models import Holiday, PortfolioState
+from positions import legs
 from positions.calendars import TradingCalendar
 from positions.models import (
     LIVE_STATUSES,
@@ -21,7 +22,7 @@ from positions.models import (
     PositionStatus,
     PyramidingState,
 )
-from positions.models.intent import UNRESOLVED_INTENT_STATUSES
+from positions.models.intent import QUEUE_HOLDING_STATUSES, TERMINAL_INTENT_STATUSES
 from positions.pnl import unrealized_pnl
 
 ZERO = Decimal("0")
@@ -75,10 +76,17 @@ def instrument_open_pnl(*, instrument: str, price: Decimal, point_value: Decimal
     )
 
 
-def has_unresolved_intents(*, instrument: str) -> bool:
-    return OrderIntent.objects.filter(
-        position__instrument_id=instrument, status__in=UNRESOLVED_INTENT_STATUSES
-    ).exists()
+def has_queue_holding_intents(*, instrument: str) -> bool:
+    """Orders of the instrument in flight that the worker or the sweeper settles within seconds."""
+    return OrderIntent.objects.filter(position__instrument_id=instrument, status__in=QUEUE_HOLDING_STATUSES).exists()
+
+
+def unresolved_intents(*, instrument: str | None = None) -> list[OrderIntent]:
+    """Intents whose outcome stayed unknown past the resolution window: ops must settle them."""
+    rows = OrderIntent.objects.filter(status=IntentStatus.UNRESOLVED).select_related("position")
+    if instrument is not None:
+        rows = rows.filter(position__instrument_id=instrument)
+    return list(rows.order_by("id"))
 
 
 def signal_has_sent_orders(*, signal_id: int) -> bool:
@@ -92,17 +100,25 @@ def signal_positions(*, signal_id: int, status: str, opened_by: bool) -> list[in
     return list(Position.objects.filter(status=status, **link).order_by("id").values_list("pk", flat=True))
 
 
-def _attempt(intent: OrderIntent) -> int:
-    return int(intent.client_order_id.rsplit("-", 1)[1])
+def _order_state(status: str) -> str:
+    if status == IntentStatus.PENDING:
+        return legs.PENDING
+    return legs.DONE if status in TERMINAL_INTENT_STATUSES else legs.WORKING
 
 
-def current_batch(position: Position, purpose: str) -> list[OrderIntent]:
-    """The intents of the latest attempt of ``purpose`` (earlier failed exit attempts are history)."""
-    intents = list(position.intents.filter(purpose=purpose).order_by("sequence", "id"))
-    if not intents:
-        return []
-    latest = max(_attempt(i) for i in intents)
-    return [i for i in intents if _attempt(i) == latest]
+def position_orders(position: Position, purposes: tuple[str, ...]) -> list[legs.Order]:
+    """The position's orders of these purposes not yet booked elsewhere, as the leg planner sees them
+    (in the order they were recorded)."""
+    return [legs.Order(id=i.pk, purpose=i.purpose, leg=i.leg, action=i.action, quantity=i.quantity,
+                       filled=i.filled_quantity, state=_order_state(i.status), error=i.error)
+            for i in position.intents.filter(purpose__in=purposes).order_by("id")]
+
+
+def positions_due_for_retry(*, now) -> list[int]:
+    """Positions whose failed exit (or entry unwinding) is due to be tried again."""
+    return list(Position.objects.filter(retry_at__isnull=False, retry_at__lte=now,
+                                        status__in=[PositionStatus.OPENING, PositionStatus.CLOSING])
+                .order_by("retry_at", "id").values_list("pk", flat=True))
 
 
 def trading_calendar(exchange: str) -> TradingCalendar:
@@ -131,15 +147,17 @@ class Exposure:
 
 
 def portfolio_exposure() -> Exposure:
-    """Margin, risk and volatility of positions that hold or are acquiring margin (opening, open);
-    unrealized P&L of positions still held (open, closing), marked at the instrument's last bar."""
+    """Margin of positions that hold or are acquiring broker margin (opening, open, and closing: a
+    position being closed holds its margin until it is flat — DESIGN Appendix A); risk and volatility
+    of positions that can still lose (opening, open); unrealized P&L of positions still held (open,
+    closing), marked at the instrument's last bar."""
     margin = risk = vol = unrealized = ZERO
     rows = Position.objects.filter(status__in=LIVE_STATUSES).select_related("instrument")
     for p in rows:
         inst = p.instrument
         entry = p.entry_price if p.entry_price is not None else p.signal_price
+        margin += p.lots * inst.margin_per_lot
         if p.status in (PositionStatus.OPENING, PositionStatus.OPEN):
-            margin += p.lots * inst.margin_per_lot
             risk += position_risk(
                 entry_price=entry, current_stop=p.current_stop, lots=p.lots, point_value=inst.point_value
             )

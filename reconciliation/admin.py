@@ -20,9 +20,16 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin import ReadOnlyAdmin, pretty_json
 from core.models import OpsAuditLog
-from reconciliation.forms import AdoptQuantityForm, ClosePositionsForm, ImportPositionForm, NoteForm, apply_errors
+from reconciliation.forms import (
+    AdoptQuantityForm,
+    ClosePositionsForm,
+    ImportPositionForm,
+    NoteForm,
+    SettleOrderForm,
+    apply_errors,
+)
 from reconciliation.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus, ReconciliationRun, RunTrigger
-from reconciliation.selectors import positions_holding
+from reconciliation.selectors import order_evidence, positions_holding
 from reconciliation.services import triage
 from reconciliation.services.reconcile import reconciliation_run
 
@@ -113,10 +120,14 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
               "positions", "run_link", "last_seen", "created_at", "updated_at", "resolved_at", "resolved_by",
               "resolution_note", "audit_trail")
     readonly_fields = fields
-    actions = ["acknowledge", "resolve", "close_positions", "adopt_broker_quantity", "import_position"]
+    actions = ["acknowledge", "resolve", "close_positions", "adopt_broker_quantity", "import_position",
+               "settle_order"]
 
     def has_triage_permission(self, request):
         return request.user.has_perm("reconciliation.change_discrepancy")
+
+    def has_settle_unresolved_order_permission(self, request):
+        return request.user.has_perm("reconciliation.settle_unresolved_order")
 
     @admin.display(description="positions")
     def positions(self, obj):
@@ -124,6 +135,8 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
 
     @admin.display(description="found by")
     def run_link(self, obj):
+        if obj.run_id is None:
+            return f"order {obj.order_intent.client_order_id}" if obj.order_intent_id else "the order lifecycle"
         return format_html('<a href="{}">reconciliation #{}</a>',
                            reverse("admin:reconciliation_reconciliationrun_change", args=[obj.run_id]), obj.run_id)
 
@@ -244,3 +257,29 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
         return self._repair(request, queryset, action="import_position", title="Import the broker position",
                             submit="Import as an open position", run=run,
                             make_form=lambda data, positions: ImportPositionForm(data))
+
+    @admin.action(description="Settle an unresolved order (link a broker order, or declare it not placed)",
+                  permissions=["settle_unresolved_order"])
+    def settle_order(self, request, queryset):
+        record = self._one(request, queryset)
+        if record is None:
+            return None
+        if record.kind != DiscrepancyKind.UNRESOLVED_ORDER or record.status == DiscrepancyStatus.RESOLVED:
+            self.message_user(request, f"#{record.pk} is not an unresolved order still open.", messages.ERROR)
+            return None
+        form = SettleOrderForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            try:
+                triage.discrepancy_settle_order(discrepancy_id=record.pk, actor=request.user.get_username(),
+                                                broker_order_id=form.cleaned_data["broker_order_id"],
+                                                note=form.cleaned_data["note"])
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                self.message_user(request, f"Order {record.order_intent.client_order_id} settled; #{record.pk} "
+                                           "resolved.", messages.SUCCESS)
+                return None
+        page = self._page(request, queryset, action="settle_order", submit="Settle the order", record=record,
+                          title=f"Settle unresolved order {record.order_intent.client_order_id}", form=form)
+        page.context_data["evidence"] = order_evidence(record)
+        return page

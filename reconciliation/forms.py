@@ -70,3 +70,22 @@ class ImportPositionForm(NoteForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.order_fields(["layer", "initial_stop", "atr", "entry_price", "note"])
+
+
+class SettleOrderForm(NoteForm):
+    """An unresolved order is either a broker order (its id, from the order book shown) or never placed."""
+
+    broker_order_id = forms.CharField(required=False, max_length=64,
+                                      help_text="The broker order this intent became (from the order book below)")
+    not_placed = forms.BooleanField(required=False, label="Declare it was never placed",
+                                    help_text="Only when the order book shows no order of ours for it")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order_fields(["broker_order_id", "not_placed", "note"])
+
+    def clean(self):
+        data = super().clean()
+        if bool((data.get("broker_order_id") or "").strip()) == bool(data.get("not_placed")):
+            raise ValidationError("Give the broker order id, or declare the order never placed (one of the two).")
+        return data

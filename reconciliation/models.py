@@ -47,6 +47,12 @@ class DiscrepancyKind(models.TextChoices):
     ORPHANED = "orphaned", "Orphaned (we expect it, broker has none)"
     MISSING = "missing", "Missing (broker has it, we don't)"
     MISMATCH = "mismatch", "Quantity mismatch"
+    UNRESOLVED_ORDER = "unresolved_order", "Order outcome unresolved"
+    LOT_SIZE = "lot_size", "Broker lot size differs from ours"
+
+
+# Found by comparing quantities in a reconciliation run (the others come from the order lifecycle).
+QUANTITY_KINDS = (DiscrepancyKind.ORPHANED, DiscrepancyKind.MISSING, DiscrepancyKind.MISMATCH)
 
 
 class DiscrepancyStatus(models.TextChoices):
@@ -56,11 +62,14 @@ class DiscrepancyStatus(models.TextChoices):
 
 
 class Discrepancy(models.Model):
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.PROTECT, related_name="discrepancies")
+    run = models.ForeignKey(ReconciliationRun, null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="discrepancies", help_text="The run that found it (quantity kinds)")
     last_seen_run = models.ForeignKey(
         ReconciliationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    kind = models.CharField(max_length=10, choices=DiscrepancyKind.choices)
+    kind = models.CharField(max_length=20, choices=DiscrepancyKind.choices)
+    order_intent = models.ForeignKey("positions.OrderIntent", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="discrepancies", help_text="Unresolved order: the intent")
     symbol = models.CharField(max_length=40)
     exchange = models.CharField(max_length=8)
     instrument = models.ForeignKey(
@@ -79,14 +88,27 @@ class Discrepancy(models.Model):
     class Meta:
         verbose_name_plural = "discrepancies"
         ordering = ["-created_at"]
+        permissions = [("settle_unresolved_order", "Can settle an unresolved order (link it or declare it not placed)")]
         indexes = [models.Index(fields=["instrument", "status"], name="discrepancy_instrument_status")]
         constraints = [
             choices_constraint("kind", DiscrepancyKind, "discrepancy_kind_valid"),
             choices_constraint("status", DiscrepancyStatus, "discrepancy_status_valid"),
             models.UniqueConstraint(
                 fields=["symbol", "exchange"],
-                condition=Q(status="open"),
+                condition=Q(status="open", kind__in=["orphaned", "missing", "mismatch"]),
                 name="discrepancy_one_open_per_symbol",
+            ),
+            models.UniqueConstraint(
+                fields=["symbol", "exchange"], condition=Q(status__in=["open", "acknowledged"], kind="lot_size"),
+                name="discrepancy_one_lot_size_per_symbol",
+            ),
+            models.UniqueConstraint(
+                fields=["order_intent"], condition=Q(status__in=["open", "acknowledged"]),
+                name="discrepancy_one_per_unresolved_order",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="unresolved_order") | Q(order_intent__isnull=False),
+                name="discrepancy_unresolved_order_has_intent",
             ),
         ]
 

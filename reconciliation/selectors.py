@@ -52,24 +52,22 @@ def held_positions() -> tuple[HeldPosition, ...]:
 
 
 def in_flight_keys() -> set[Key]:
-    """Symbols whose broker quantity may be about to change: unresolved order intents, entries not yet
-    settled, exits filled but not yet booked, rollovers in progress."""
-    from positions.models import IntentPurpose, IntentStatus, OrderIntent, Position
-    from positions.models.intent import UNRESOLVED_INTENT_STATUSES
-    from positions.selectors import current_batch
+    """Symbols whose broker quantity may be about to change: order intents not finished, entries not
+    yet settled, exit fills not yet booked, rollovers in progress."""
+    from positions.models import OrderIntent, Position
+    from positions.models.intent import OPEN_INTENT_STATUSES
 
     keys: set[Key] = set(
-        OrderIntent.objects.filter(status__in=UNRESOLVED_INTENT_STATUSES).values_list("symbol", "exchange")
+        OrderIntent.objects.filter(status__in=OPEN_INTENT_STATUSES).values_list("symbol", "exchange")
     )
     unsettled = Position.objects.filter(
         Q(status="opening") | Q(status__in=HOLDING_STATUSES, rollover_status="in_progress")
     ).values(*_HELD_FIELDS)
     for row in unsettled:
         keys.update(key for key, _ in _held(row).legs())
-    for position in Position.objects.filter(status="closing").select_related("instrument"):
-        batch = current_batch(position, IntentPurpose.EXIT)
-        if batch and all(intent.status == IntentStatus.FILLED for intent in batch):
-            keys.update((symbol, position.instrument.exchange) for symbol in position.symbols)
+    booking = Position.objects.filter(status="closing", intents__purpose="exit", intents__filled_quantity__gt=0)
+    for row in booking.distinct().values(*_HELD_FIELDS):
+        keys.update(key for key, _ in _held(row).legs())
     return keys
 
 
@@ -82,3 +80,23 @@ def positions_holding(*, symbol: str, exchange: str) -> list:
                                 status__in=HOLDING_STATUSES, instrument__exchange=exchange)
         .select_related("instrument").order_by("layer", "id")
     )
+
+
+def order_evidence(record) -> dict:
+    """What ops need to settle an unresolved order: the intent, and the broker's order book rows of its
+    symbol (read now), each marked when another intent already claimed it."""
+    from positions.broker import BrokerError
+    from positions.broker.factory import get_broker
+    from positions.models import OrderIntent
+
+    intent = record.order_intent
+    evidence = {"intent": intent, "rows": [], "error": ""}
+    try:
+        book = get_broker().order_book()
+    except BrokerError as exc:
+        evidence["error"] = f"the broker's order book could not be read: {exc}"
+        return evidence
+    claimed = dict(OrderIntent.objects.exclude(broker_order_id=None).values_list("broker_order_id", "client_order_id"))
+    evidence["rows"] = [{"order": row, "claimed_by": claimed.get(row.order_id, "")}
+                        for row in book if row.symbol == intent.symbol]
+    return evidence

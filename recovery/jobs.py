@@ -43,6 +43,12 @@ def _sweep():
     return sweep()
 
 
+def _retry_orders():
+    from recovery.services.sweeper import retry_due
+
+    return {"driven": retry_due()}
+
+
 def _reap():
     from core.services import instances_reap
 
@@ -78,6 +84,7 @@ def _reconcile():
 
 JOBS: dict[str, Job] = {
     "sweep_stuck_signals": Job(30, _sweep, in_fenced_transaction=False, in_beat=True),
+    "retry_orders": Job(5, _retry_orders, in_fenced_transaction=False, in_beat=True),
     "reap_instances": Job(10, _reap, in_fenced_transaction=True, in_beat=True),
     "cleanup_orphaned_locks": Job(60, _orphaned_locks, in_fenced_transaction=False),
     "aggregate_statistics": Job(300, _statistics, in_fenced_transaction=True),

@@ -37,7 +37,7 @@ def held_position_facts() -> list:
 def incomplete_work() -> dict[str, list[dict]]:
     """Everything half-done: what startup recovery must finish (or flag) before trading resumes."""
     from positions.models import OrderIntent, Position
-    from positions.models.intent import UNRESOLVED_INTENT_STATUSES
+    from positions.models.intent import OPEN_INTENT_STATUSES
     from signals.models import SignalLog
 
     def listed(qs, *fields):
@@ -52,10 +52,10 @@ def incomplete_work() -> dict[str, list[dict]]:
                             "id", "label", "instrument_id", "rollover_status", "expiry"),
         "signals": listed(SignalLog.objects.filter(status="processing").order_by("id"),
                           "id", "instrument_id", "signal_type", "position", "processed_by", "claim_expires_at"),
-        "signals_outcome_unknown": listed(
-            SignalLog.objects.filter(status="failed", reason="broker_outcome_unknown").order_by("id"),
+        "signals_awaiting_settlement": listed(
+            SignalLog.objects.filter(status="failed", result__awaiting_settlement=True).order_by("id"),
             "id", "instrument_id", "signal_type", "position"),
-        "intents": listed(OrderIntent.objects.filter(status__in=UNRESOLVED_INTENT_STATUSES).order_by("id"),
+        "intents": listed(OrderIntent.objects.filter(status__in=OPEN_INTENT_STATUSES).order_by("id"),
                           "id", "client_order_id", "position_id", "position__instrument_id", "purpose", "status",
                           "symbol"),
     }

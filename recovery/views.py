@@ -47,9 +47,11 @@ def _redis() -> str:
 def _broker() -> dict:
     def ping():
         from positions.broker.factory import get_broker
+        from positions.services.guards import analyzer_blocker
 
-        get_broker().ping()
-        return "ok"
+        broker = get_broker()
+        broker.ping()
+        return "degraded" if analyzer_blocker(broker) else "ok"  # reachable, but no order may go to it
 
     return cache.get_or_set("health:broker", lambda: _timed(ping), BROKER_CHECK_TTL)
 

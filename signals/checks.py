@@ -12,6 +12,8 @@ from django.conf import settings
 
 from portfolio.gates import Check
 from portfolio.models import PortfolioState
+from positions.selectors import unresolved_intents
+from reconciliation.selectors import open_discrepancy_count
 from signals.models import SignalLog, SignalStatus
 from signals.payloads import parse_number
 
@@ -47,12 +49,14 @@ def age_checks(signal: SignalLog) -> list[Check]:
 
 
 def control_checks(*, state: PortfolioState, instrument: str) -> list[Check]:
-    from reconciliation.selectors import open_discrepancy_count
-
+    """The pause switch, and the entry halt: an open discrepancy of the instrument, or an order of it
+    whose outcome is unresolved (even before its discrepancy is on record)."""
     halted_by = open_discrepancy_count(instrument=instrument)
+    unresolved = len(unresolved_intents(instrument=instrument))
+    detail = {"open_discrepancies": halted_by, **({"unresolved_orders": unresolved} if unresolved else {})}
     return [
         Check("trading_paused", not state.paused, {"paused_reason": state.paused_reason}),
-        Check("instrument_halted", halted_by == 0, {"open_discrepancies": halted_by}),
+        Check("instrument_halted", halted_by == 0 and not unresolved, detail),
     ]
 
 

@@ -15,6 +15,8 @@ from positions.broker import Broker
 from positions.broker.factory import get_broker
 from positions.selectors import signal_has_sent_orders
 from positions.services.settle import Settlement, position_drive
+from reconciliation.services.orders import order_discrepancies_sync
+from signals.claims import claim_kept
 from signals.decisions import Decision, decide
 from signals.models import SignalLog, SignalStatus
 from signals.services.inbox import signal_claim_next, signal_finish, signal_release, signal_settle
@@ -41,13 +43,15 @@ def instrument_execute(*, instrument: str, broker: Broker | None = None) -> int:
 def _process(signal: SignalLog, broker: Broker, me: str) -> bool:
     """Process one claimed signal.  False when the instrument's loop should stop for now."""
     try:
-        with signal_lock(signal.fingerprint):
+        with signal_lock(signal.fingerprint), claim_kept(signal.pk, me):
             decision = atomic_with_retry(lambda: _decide(signal, me), name="decide")
             if decision is None or decision.terminal:
                 return True
             fault_point("after_intent_commit")
             settlements = [position_drive(position_id=pid, broker=broker) for pid in decision.position_ids]
             _finish(signal, decision, settlements, me)
+            if not all(s.succeeded for s in settlements):
+                order_discrepancies_sync()  # an unresolved order halts entries from now on
             return True
     except LockBusy:
         # A previous holder (e.g. a killed worker) still has the signal lock; try again later.

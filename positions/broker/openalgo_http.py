@@ -17,7 +17,6 @@ The api key is sent in request bodies only; ``text()`` scrubs it from any messag
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone

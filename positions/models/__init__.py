@@ -1,3 +1,4 @@
+from positions.models.contract import BrokerContract
 from positions.models.intent import (
     IntentPurpose,
     IntentStatus,
@@ -16,6 +17,7 @@ from positions.models.position import (
 )
 
 __all__ = [
+    "BrokerContract",
     "IntentPurpose",
     "IntentStatus",
     "LIVE_STATUSES",

@@ -1,9 +1,19 @@
-"""Order intents: the outbox.  A row is committed before the broker is ever called."""
+"""Order intents: the outbox.  A row is committed before the broker is ever called.
+
+    PENDING ──► SENT ──► ACCEPTED ──────────────► FILLED | REJECTED | CANCELLED (maybe part-filled)
+       │          ├──► AWAITING_APPROVAL (semi-auto) ──► ACCEPTED … or UNRESOLVED
+       │          └──► UNKNOWN (answer lost: looked up, never resent) ──► ACCEPTED … or UNRESOLVED
+       └──► CANCELLED (never sent)
+    UNRESOLVED (unknown past the resolution window) ──ops: link an order id / declare not placed──►
+
+``filled_quantity`` and ``fill_price`` (volume-weighted) come from the broker's trade book; a
+cancelled order may have filled part of its quantity.
+"""
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from core.dbutils import choices_constraint
 from portfolio.models import PRICE
@@ -37,19 +47,26 @@ class IntentStatus(models.TextChoices):
     PENDING = "PENDING", "Pending (committed, not sent)"
     SENT = "SENT", "Sent (broker call in progress)"
     ACCEPTED = "ACCEPTED", "Accepted by broker, fill not confirmed"
+    AWAITING_APPROVAL = "AWAITING", "Awaiting the trader's approval at the broker (semi-auto)"
+    UNKNOWN = "UNKNOWN", "Outcome unknown (being looked up)"
+    UNRESOLVED = "UNRESOLVED", "Unresolved: not found at the broker in time; ops must settle it"
     FILLED = "FILLED", "Filled"
     REJECTED = "REJECTED", "Rejected by broker"
-    CANCELLED = "CANCELLED", "Cancelled (never sent, or cancelled at broker)"
-    UNKNOWN = "UNKNOWN", "Outcome unknown (must be looked up)"
+    CANCELLED = "CANCELLED", "Cancelled (never sent, or cancelled at broker, maybe part-filled)"
 
 
 # An intent in one of these states may still become a broker order or a fill.
-UNRESOLVED_INTENT_STATUSES = (
+OPEN_INTENT_STATUSES = (
     IntentStatus.PENDING,
     IntentStatus.SENT,
     IntentStatus.ACCEPTED,
+    IntentStatus.AWAITING_APPROVAL,
     IntentStatus.UNKNOWN,
+    IntentStatus.UNRESOLVED,
 )
+# Resolved within seconds by the worker or the sweeper: newer signals of the instrument wait for them.
+# (Awaiting approval and unresolved can take long: they halt entries instead, never exits.)
+QUEUE_HOLDING_STATUSES = (IntentStatus.PENDING, IntentStatus.SENT, IntentStatus.ACCEPTED, IntentStatus.UNKNOWN)
 TERMINAL_INTENT_STATUSES = (IntentStatus.FILLED, IntentStatus.REJECTED, IntentStatus.CANCELLED)
 
 
@@ -73,9 +90,12 @@ class OrderIntent(models.Model):
     )
     status = models.CharField(max_length=10, choices=IntentStatus.choices, default=IntentStatus.PENDING)
     broker_order_id = models.CharField(max_length=64, null=True, blank=True)
+    pending_order_id = models.CharField(max_length=64, blank=True, help_text="Semi-auto: the broker's pending id")
+    broker_status = models.CharField(max_length=40, blank=True, help_text="Last order status read at the broker")
     fill_price = models.DecimalField(null=True, blank=True, **PRICE)
     filled_quantity = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
+    modifications = models.JSONField(default=list, blank=True, help_text="Limit chase: every price change")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -88,8 +108,8 @@ class OrderIntent(models.Model):
         indexes = [
             models.Index(
                 fields=["status"],
-                name="intent_unresolved",
-                condition=Q(status__in=["PENDING", "SENT", "ACCEPTED", "UNKNOWN"]),
+                name="intent_open",
+                condition=Q(status__in=["PENDING", "SENT", "ACCEPTED", "AWAITING", "UNKNOWN", "UNRESOLVED"]),
             ),
             models.Index(fields=["position", "sequence"], name="intent_position_sequence"),
         ]
@@ -101,8 +121,12 @@ class OrderIntent(models.Model):
             choices_constraint("price_type", PriceType, "intent_price_type_valid"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="intent_quantity_positive"),
             models.CheckConstraint(
-                condition=~Q(status="FILLED") | Q(fill_price__isnull=False, filled_quantity__gt=0),
+                condition=~Q(status="FILLED") | Q(fill_price__isnull=False, filled_quantity=F("quantity")),
                 name="intent_filled_has_fill",
+            ),
+            models.CheckConstraint(
+                condition=Q(filled_quantity__lte=F("quantity")) & (Q(filled_quantity=0) | Q(fill_price__isnull=False)),
+                name="intent_fill_within_quantity",
             ),
             models.UniqueConstraint(
                 fields=["broker_order_id"],

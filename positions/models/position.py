@@ -64,6 +64,11 @@ class Position(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     exit_price = models.DecimalField(null=True, blank=True, **PRICE)
     exit_reason = models.CharField(max_length=100, blank=True)
+    # An exit (or an entry's unwinding) the broker did not take — rejected, unanswered, market
+    # closed — is tried again, never dropped: when, how often so far, and why the last try failed.
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="Next attempt of an order that failed")
+    retry_count = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts since the last progress")
+    last_error = models.TextField(blank=True, help_text="Why the last attempt failed")
 
     expiry = models.DateField()
     futures_symbol = models.CharField(max_length=40, blank=True)
@@ -93,6 +98,7 @@ class Position(models.Model):
             models.Index(fields=["created_at"], name="position_created"),
             models.Index(fields=["instrument", "opened_at"], name="position_instrument_entry"),
             models.Index(fields=["rollover_status", "expiry"], name="position_rollover_expiry"),
+            models.Index(fields=["retry_at"], name="position_retry_due", condition=Q(retry_at__isnull=False)),
         ]
         constraints = [
             choices_constraint("status", PositionStatus, "position_status_valid"),
@@ -124,6 +130,11 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} #{self.pk} ({self.status})"
+
+    @property
+    def exit_pending(self) -> bool:
+        """Closing, with the last exit attempt refused or unanswered: a retry is scheduled."""
+        return self.status == PositionStatus.CLOSING and self.retry_at is not None
 
     @property
     def symbols(self) -> list[str]:

@@ -31,9 +31,9 @@ from portfolio.services import (
     statistics_bump,
     statistics_record_trade,
 )
-from positions.models import IntentPurpose, IntentStatus, Leg, Position, PositionStatus, PyramidingState
+from positions.models import Leg, Position, PositionStatus, PyramidingState
 from positions.pnl import futures_pnl, synthetic_pnl, synthetic_price, unrealized_pnl
-from positions.selectors import current_batch, portfolio_exposure
+from positions.selectors import portfolio_exposure
 from positions.stops import stop_hit, trail_stop
 
 STOP_HIT = "PM_STOP_HIT"
@@ -82,19 +82,20 @@ def position_create(**values) -> Position:
 
 
 @transaction.atomic
-def position_open(*, position_id: int) -> Position:
-    """Every entry leg filled: the position is open at its fill (Bank Nifty: strike + CE − PE)."""
+def position_open(*, position_id: int, quantity: int, prices: dict[str, Decimal]) -> Position:
+    """The entry settled holding ``quantity`` per leg (all it asked for, or the part that filled), at
+    the legs' volume-weighted fills (Bank Nifty: strike + CE − PE)."""
     position, state = position_lock(position_id)
     if position.status != PositionStatus.OPENING:
         return position
-    fills = _fills(position, IntentPurpose.ENTRY)
-    fields = {"status": PositionStatus.OPEN, "opened_at": timezone.now()}
+    fields = {"status": PositionStatus.OPEN, "opened_at": timezone.now(), "quantity": quantity,
+              "lots": quantity // position.instrument.order_quantity_per_lot, **_settled()}
     if position.futures_symbol:
-        fields["entry_price"] = fills[Leg.FUT]
+        fields["entry_price"] = prices[Leg.FUT]
     else:
-        fields.update(pe_entry_price=fills[Leg.PE], ce_entry_price=fills[Leg.CE],
-                      entry_price=synthetic_price(strike=position.strike, ce_price=fills[Leg.CE],
-                                                  pe_price=fills[Leg.PE]))
+        fields.update(pe_entry_price=prices[Leg.PE], ce_entry_price=prices[Leg.CE],
+                      entry_price=synthetic_price(strike=position.strike, ce_price=prices[Leg.CE],
+                                                  pe_price=prices[Leg.PE]))
     _write(position, **fields)
     pyramiding = {"last_pyramid_price": position.signal_price}
     if position.is_base_position:
@@ -106,11 +107,15 @@ def position_open(*, position_id: int) -> Position:
 
 
 @transaction.atomic
-def position_fail_entry(*, position_id: int, note: str) -> Position:
-    """The entry never filled (or was undone): the layer is free again."""
+def position_fail_entry(*, position_id: int, note: str, unwind_pnl: Decimal = Decimal("0")) -> Position:
+    """The entry holds nothing (it never filled, or what filled was sold back): the layer is free again.
+    Money made or lost unwinding a filled leg is booked once, on this position."""
     position, state = position_lock(position_id)
     if _write(position, expect=(PositionStatus.OPENING,), status=PositionStatus.FAILED,
-              exit_reason=f"entry failed: {note}"[:100]):
+              exit_reason=f"entry failed: {note}"[:100], **_settled()):
+        if unwind_pnl:
+            ledger_post(state=state, kind=TransactionKind.TRADING_PNL, amount=unwind_pnl.quantize(CENT),
+                        actor="system", position=position, note=f"{position.label} entry unwound"[:200])
         _refresh_totals(state)
     return position
 
@@ -125,41 +130,96 @@ def position_exit_start(*, position: Position, reason: str, signal=None) -> bool
 
 @transaction.atomic
 def position_exit_revert(*, position_id: int) -> Position:
-    """Every exit leg failed before anything sold: the position is still open."""
+    """The exit was abandoned before any order left (its signal goes back to the queue): still open."""
     position, _state = position_lock(position_id)
-    _write(position, expect=(PositionStatus.CLOSING,), status=PositionStatus.OPEN, exit_reason="", exit_signal=None)
+    _write(position, expect=(PositionStatus.CLOSING,), status=PositionStatus.OPEN, exit_reason="", exit_signal=None,
+           **_settled())
     return position
 
 
 @transaction.atomic
-def position_close(*, position_id: int, actor: str, price: Decimal | None = None, reason: str = "") -> Position:
-    """Close a position and book its P&L once.
+def position_retry_note(*, position_id: int, retry_at, error: str, attempt: bool = False) -> Position:
+    """An order of the position failed: when the next attempt is due (None: it is being made now) and
+    why; ``attempt`` counts the attempt about to be made."""
+    position, _state = position_lock(position_id)
+    fields = {"retry_at": retry_at, "last_error": error[:1000]}
+    if attempt:
+        fields["retry_count"] = F("retry_count") + 1
+    _write(position, **fields)
+    return position
 
-    * ``price`` None: at its exit fills — the position is ``closing`` and every exit leg filled;
-      futures P&L = (exit − entry) × lots × point value, Bank Nifty from the legs' fills.
-    * ``price`` given: ops close it at that price (the broker no longer holds it); P&L =
-      (price − entry) × lots × point value (for Bank Nifty the synthetic price, whose P&L equals the
-      legs' when the point value is the units per lot).  The caller has checked no order is in flight.
 
-    A position already closed is returned unchanged.
-    """
+def _settled() -> dict:
+    return {"retry_at": None, "retry_count": 0, "last_error": ""}
+
+
+@transaction.atomic
+def position_book_exit(*, position_id: int, quantity: int, prices: dict[str, Decimal],
+                       intent_ids: list[int]) -> Position:
+    """Exit orders filled ``quantity`` per leg at ``prices``: close the position, or — when that is only
+    a part of it — close that part as a position of its own (its P&L booked on it) and keep the rest
+    open for the next attempt.  ``intent_ids`` (the fills booked) follow the part they closed."""
+    from positions.services.intents import intents_book_to
+
+    position, state = position_lock(position_id)
+    if position.status != PositionStatus.CLOSING or quantity <= 0:
+        return position
+    price, pnl = _exit_pnl(position, prices, quantity)
+    part = position
+    if quantity < position.quantity:
+        part = _split_off(position, quantity, exit_price=price)
+        remaining = position.quantity - quantity
+        _write(position, quantity=remaining, lots=remaining // position.instrument.order_quantity_per_lot,
+               **_settled())
+    intents_book_to(intent_ids=intent_ids, position=part)
+    _book_close(part, state, price=price, pnl=pnl, actor="system", reason=part.exit_reason,
+                note=f"{part.label} closed: {part.exit_reason}")
+    return position
+
+
+def _split_off(position: Position, quantity: int, *, exit_price: Decimal) -> Position:
+    """A closed copy of ``position`` holding ``quantity`` per leg (same layer, entry and stops): the
+    part an exit filled, booked on its own while the rest stays closing."""
+    values = {f.attname: getattr(position, f.attname) for f in Position._meta.concrete_fields
+              if not f.primary_key and f.attname not in ("created_at", "updated_at", "version")}
+    values.update(quantity=quantity, lots=quantity // position.instrument.order_quantity_per_lot,
+                  status=PositionStatus.CLOSED, exit_price=exit_price, closed_at=timezone.now(), **_settled())
+    return Position.objects.create(**values)
+
+
+def _exit_pnl(position: Position, prices: dict[str, Decimal], quantity: int) -> tuple[Decimal, Decimal]:
+    """(exit price, P&L) of closing ``quantity`` per leg of the position at the legs' fills."""
+    if position.futures_symbol:
+        lots = quantity // position.instrument.order_quantity_per_lot
+        return prices[Leg.FUT], futures_pnl(entry_price=position.entry_price, exit_price=prices[Leg.FUT],
+                                            lots=lots, point_value=position.instrument.point_value)
+    price = synthetic_price(strike=position.strike, ce_price=prices[Leg.CE], pe_price=prices[Leg.PE])
+    return price, synthetic_pnl(quantity=quantity, pe_entry=position.pe_entry_price,
+                                ce_entry=position.ce_entry_price, pe_exit=prices[Leg.PE], ce_exit=prices[Leg.CE])
+
+
+@transaction.atomic
+def position_close(*, position_id: int, actor: str, price: Decimal, reason: str) -> Position:
+    """Ops close a position the broker no longer holds, at the price they give; its P&L =
+    (price − entry) × lots × point value (for Bank Nifty the synthetic price, whose P&L equals the
+    legs' when the point value is the units per lot), booked once.  The caller has checked that no
+    order is in flight.  A position already closed is returned unchanged."""
     position, state = position_lock(position_id)
     if position.status == PositionStatus.CLOSED:
         return position
-    point_value = position.instrument.point_value
-    if price is None:
-        if position.status != PositionStatus.CLOSING:
-            return position
-        price, pnl = _exit_from_fills(position, point_value)
-        reason = position.exit_reason
-        note = f"{position.label} closed: {reason}"
-    else:
-        pnl = futures_pnl(entry_price=position.entry_price, exit_price=price, lots=position.lots,
-                          point_value=point_value)
-        note = f"{position.label} closed by ops at {price}: {reason}"
+    pnl = futures_pnl(entry_price=position.entry_price, exit_price=price, lots=position.lots,
+                      point_value=position.instrument.point_value)
+    _book_close(position, state, price=price, pnl=pnl, actor=actor, reason=reason,
+                note=f"{position.label} closed by ops at {price}: {reason}")
+    return position
+
+
+def _book_close(position: Position, state: PortfolioState, *, price: Decimal, pnl: Decimal, actor: str,
+                reason: str, note: str) -> None:
+    """The one close: status, exit, P&L to the ledger (once: unique per position), base, statistics."""
     pnl = pnl.quantize(CENT, rounding=ROUND_HALF_EVEN)
     _write(position, status=PositionStatus.CLOSED, exit_price=price, realized_pnl=pnl, exit_reason=reason[:100],
-           closed_at=timezone.now(), unrealized_pnl=Decimal("0"))
+           closed_at=timezone.now(), unrealized_pnl=Decimal("0"), **_settled())
     ledger_post(state=state, kind=TransactionKind.TRADING_PNL, amount=pnl, actor=actor, position=position,
                 note=note[:200])
     pyramiding = _pyramiding_locked(position.instrument_id)
@@ -167,24 +227,6 @@ def position_close(*, position_id: int, actor: str, price: Decimal | None = None
         _pyramiding_update(position.instrument_id, base_position=None)  # pyramids stay open; new ones need a base
     statistics_record_trade(pnl=pnl, stop_exit=reason == STOP_HIT)
     _refresh_totals(state)
-    return position
-
-
-def _fills(position: Position, purpose: str) -> dict[str, Decimal]:
-    batch = current_batch(position, purpose)
-    assert batch and all(i.status == IntentStatus.FILLED for i in batch), "booking needs every leg filled"
-    return {i.leg: i.fill_price for i in batch}
-
-
-def _exit_from_fills(position: Position, point_value: Decimal) -> tuple[Decimal, Decimal]:
-    fills = _fills(position, IntentPurpose.EXIT)
-    if position.futures_symbol:
-        price = fills[Leg.FUT]
-        return price, futures_pnl(entry_price=position.entry_price, exit_price=price, lots=position.lots,
-                                  point_value=point_value)
-    price = synthetic_price(strike=position.strike, ce_price=fills[Leg.CE], pe_price=fills[Leg.PE])
-    return price, synthetic_pnl(quantity=position.quantity, pe_entry=position.pe_entry_price,
-                                ce_entry=position.ce_entry_price, pe_exit=fills[Leg.PE], ce_exit=fills[Leg.CE])
 
 
 @transaction.atomic

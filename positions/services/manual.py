@@ -23,7 +23,7 @@ from portfolio.gates import new_position_risk, new_position_vol
 from portfolio.models import ContractKind, Instrument
 from portfolio.services import locked_state
 from positions.models import IntentStatus, Position, PositionStatus
-from positions.models.intent import UNRESOLVED_INTENT_STATUSES
+from positions.models.intent import OPEN_INTENT_STATUSES
 from positions.pnl import synthetic_price
 from positions.selectors import live_position
 from positions.services.intents import intents_cancel_pending
@@ -59,7 +59,7 @@ def _positive(value, field: str) -> Decimal:
 
 
 def _refuse_orders_in_flight(position: Position) -> None:
-    sent = position.intents.filter(status__in=UNRESOLVED_INTENT_STATUSES).exclude(status=IntentStatus.PENDING)
+    sent = position.intents.filter(status__in=OPEN_INTENT_STATUSES).exclude(status=IntentStatus.PENDING)
     if sent.exists():
         raise ValidationError({"position": f"{position.label} #{position.pk} has orders in flight at the broker; "
                                            "let recovery resolve them first"})

@@ -7,17 +7,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from portfolio.models import ContractKind, Instrument
+from portfolio.models import ContractKind, ExecutionStyle, Instrument
 from portfolio.selectors import instrument_params
 from positions.calendars import entry_contract_expiry
-from positions.models import IntentPurpose, Leg, OrderAction, OrderIntent, Position, PositionStatus
+from positions.models import IntentPurpose, Leg, OrderAction, Position, PositionStatus, PriceType
 from positions.selectors import trading_calendar
 from positions.services.intents import intent_create
 from positions.services.lifecycle import position_create, position_exit_start
 from positions.stops import initial_stop
 from positions.symbols import atm_strike, futures_symbol, option_symbol
-
-_OPPOSITE = {OrderAction.BUY: OrderAction.SELL, OrderAction.SELL: OrderAction.BUY}
 
 
 @dataclass(frozen=True)
@@ -36,15 +34,23 @@ class EntryOrder:
 
 
 def entry_legs(position: Position) -> list[tuple[str, str, str]]:
-    """(leg, symbol, action) of a long entry, in send order.  Long synthetic = SELL PE, then BUY CE."""
+    """(leg, symbol, action) of a long entry, in send order.  Long synthetic = BUY CE, then SELL PE:
+    the call first, so the broker never holds a short put without it (``positions.legs``)."""
     if position.futures_symbol:
         return [(Leg.FUT, position.futures_symbol, OrderAction.BUY)]
-    return [(Leg.PE, position.pe_symbol, OrderAction.SELL), (Leg.CE, position.ce_symbol, OrderAction.BUY)]
+    return [(Leg.CE, position.ce_symbol, OrderAction.BUY), (Leg.PE, position.pe_symbol, OrderAction.SELL)]
 
 
 def exit_legs(position: Position) -> list[tuple[str, str, str]]:
-    """The entry legs reversed, always on the symbols stored on the position."""
-    return [(leg, symbol, _OPPOSITE[action]) for leg, symbol, action in entry_legs(position)]
+    """(leg, symbol, action) of closing a long, in send order, on the symbols stored on the position:
+    BUY PE back first, then SELL CE (never a short put without its call)."""
+    if position.futures_symbol:
+        return [(Leg.FUT, position.futures_symbol, OrderAction.SELL)]
+    return [(Leg.PE, position.pe_symbol, OrderAction.BUY), (Leg.CE, position.ce_symbol, OrderAction.SELL)]
+
+
+def price_type(instrument: Instrument) -> str:
+    return PriceType.LIMIT if instrument.execution_style == ExecutionStyle.LIMIT_CHASE else PriceType.MARKET
 
 
 def _contract_symbols(instrument: Instrument, *, expiry: date, price: Decimal) -> dict:
@@ -73,7 +79,7 @@ def entry_plan(*, instrument: Instrument, order: EntryOrder, signal) -> Position
     )
     for sequence, (leg, symbol, action) in enumerate(entry_legs(position), start=1):
         intent_create(position=position, purpose=IntentPurpose.ENTRY, leg=leg, sequence=sequence, symbol=symbol,
-                      action=action, reference_price=order.price, signal=signal)
+                      action=action, reference_price=order.price, signal=signal, price_type=price_type(instrument))
     return position
 
 
@@ -82,20 +88,8 @@ def exit_plan(*, position: Position, reason: str, reference_price: Decimal, sign
     was no longer open, so a TradingView EXIT and a stop exit can never both sell."""
     if not position_exit_start(position=position, reason=reason, signal=signal):
         return False
-    attempt = 1 + OrderIntent.objects.filter(position=position, purpose=IntentPurpose.EXIT).count() // max(
-        1, len(exit_legs(position))
-    )
     for sequence, (leg, symbol, action) in enumerate(exit_legs(position), start=1):
         intent_create(position=position, purpose=IntentPurpose.EXIT, leg=leg, sequence=sequence, symbol=symbol,
-                      action=action, reference_price=reference_price, signal=signal, attempt=attempt)
+                      action=action, reference_price=reference_price, signal=signal,
+                      price_type=price_type(position.instrument))
     return True
-
-
-def reversal_plan(*, position: Position, filled: list[OrderIntent]) -> list[OrderIntent]:
-    """Undo the legs of a failed entry that did fill (e.g. the PE sold before the CE buy failed)."""
-    return [
-        intent_create(position=position, purpose=IntentPurpose.REVERSAL, leg=intent.leg, sequence=10 + intent.sequence,
-                      symbol=intent.symbol, action=_OPPOSITE[intent.action], reference_price=intent.reference_price,
-                      signal=intent.signal)
-        for intent in filled
-    ]

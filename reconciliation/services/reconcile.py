@@ -40,7 +40,14 @@ from core.locks import advisory_xact_lock
 from core.services import audit_record
 from positions.broker import Broker, BrokerError, BrokerPosition
 from positions.broker.factory import get_broker
-from reconciliation.models import Discrepancy, DiscrepancyStatus, ReconciliationOutcome, ReconciliationRun, RunTrigger
+from reconciliation.models import (
+    QUANTITY_KINDS,
+    Discrepancy,
+    DiscrepancyStatus,
+    ReconciliationOutcome,
+    ReconciliationRun,
+    RunTrigger,
+)
 from reconciliation.rules import Comparison, Item, moved_keys, reconcile
 from reconciliation.selectors import held_positions, in_flight_keys, instrument_refs, open_discrepancy_count
 
@@ -157,7 +164,8 @@ def _system_resolve(record: Discrepancy, *, note: str, action: str, run: Reconci
 def _discrepancies_apply(*, run: ReconciliationRun, comparison: Comparison) -> dict:
     """Bring the discrepancy list in line with this run (caller holds the reconciliation lock)."""
     current: dict[tuple[str, str], Discrepancy] = {}
-    for record in Discrepancy.objects.select_for_update().filter(status__in=UNRESOLVED).order_by("created_at", "id"):
+    quantity_records = Discrepancy.objects.select_for_update().filter(status__in=UNRESOLVED, kind__in=QUANTITY_KINDS)
+    for record in quantity_records.order_by("created_at", "id"):
         key = (record.symbol, record.exchange)
         if key in current:  # an older leftover for the same symbol: the newer one stands for both
             _system_resolve(current[key], note=f"superseded by discrepancy #{record.pk}",

@@ -218,3 +218,31 @@ def discrepancy_import_position(*, discrepancy_id: int, layer: int, initial_stop
                                                             for leg in legs],
            also_resolved=[o.pk for o in others])
     return position
+
+
+def discrepancy_settle_order(*, discrepancy_id: int, actor: str, broker_order_id: str = "", note: str = "",
+                             broker=None) -> Discrepancy:
+    """Settle an unresolved order from the broker's order book: it became ``broker_order_id``, or
+    (empty) it was never placed.  The discrepancy is resolved and audited; then the position is
+    driven on (the linked order's fill is booked, or the entry fails / the exit is tried again)."""
+    from positions.broker.factory import get_broker
+    from positions.services.intents import intent_settle_by_ops
+    from positions.services.settle import position_drive
+
+    broker_order_id = (broker_order_id or "").strip()
+    with transaction.atomic():
+        record = _locked(discrepancy_id)
+        if record.kind != DiscrepancyKind.UNRESOLVED_ORDER:
+            raise ValidationError({"discrepancy": f"discrepancy #{record.pk} is {record.kind}, not an unresolved order"})
+        intent = record.order_intent
+        try:
+            intent_settle_by_ops(intent, broker_order_id=broker_order_id or None, actor=actor)
+        except ValueError as exc:
+            raise ValidationError({"broker_order_id": str(exc)}) from None
+        outcome = f"linked to broker order {broker_order_id}" if broker_order_id else "declared not placed"
+        _resolve(record, actor=actor, note=note.strip() or f"{intent.client_order_id} {outcome}")
+        _audit(record, actor=actor, action="unresolved_order_settled", note=note.strip(),
+               intent=intent.client_order_id, broker_order_id=broker_order_id or None, outcome=outcome)
+    position_drive(position_id=intent.position_id, broker=broker or get_broker(), inline_retries=False)
+    record.refresh_from_db()
+    return record

@@ -10,7 +10,7 @@ Steps, each recorded in the run's report (a failing step is recorded and the nex
    and their positions and signals settled.  Work still claimed by a live worker is left to it;
 4. whatever is still unresolved is a warning; its instruments stay held by the executor (it claims
    nothing while an instrument has a processing signal or an unresolved order intent);
-   rollovers pending/in progress/failed are warnings (no rollover executor yet);
+   rollovers pending/in progress/failed are warnings;
 5. a reconciliation with the same trigger runs (so discrepancies found now halt entries before the
    queue moves);
 6. instruments with accepted signals are handed to the executor.
@@ -108,9 +108,10 @@ def _remaining_warnings(remaining: dict) -> list[dict]:
                          "detail": f"{s['signal_type']} {s['position']} still processing, claimed by "
                                    f"{s['processed_by'] or '?'} until {s['claim_expires_at']}; the sweeper "
                                    "takes it over when the claim expires"})
-    for s in remaining.get("signals_outcome_unknown", []):
-        warnings.append({"check": "signal_outcome_unknown", "signal_id": s["id"], "instrument": s["instrument_id"],
-                         "detail": f"{s['signal_type']} {s['position']} failed with an unknown broker outcome"})
+    for s in remaining.get("signals_awaiting_settlement", []):
+        warnings.append({"check": "signal_awaiting_settlement", "signal_id": s["id"], "instrument": s["instrument_id"],
+                         "detail": f"{s['signal_type']} {s['position']} failed while its orders were unsettled "
+                                   "(an unknown outcome, or an exit being tried again)"})
     for i in remaining.get("intents", []):
         warnings.append({"check": "intent_unresolved", "intent_id": i["id"], "position_id": i["position_id"],
                          "instrument": i["position__instrument_id"],

@@ -1,12 +1,16 @@
 """The stuck-work sweeper (DESIGN §6, §10): returns abandoned work to a state where it finishes.
 
-1. A signal stuck in ``processing`` past its claim deadline whose orders never left (no intent
-   beyond PENDING) is handed back to the queue: its pending intents are cancelled, its opening
-   position marked failed, its closing positions reopened — in one transaction, so a slow worker
-   that wakes up later finds its intents cancelled and can no longer send them.
-2. Positions in ``opening``/``closing`` whose orders did leave are driven to a settled state by
-   resolving their intents against the broker (never by resending), and their signals settled.
-3. Instruments with accepted signals are handed to the executor again; signals that have waited
+1. A signal stuck in ``processing`` past its claim deadline (a live worker keeps extending it) whose
+   orders never left (no intent beyond PENDING) is handed back to the queue: its pending intents are
+   cancelled, its opening position marked failed, its closing positions reopened — in one
+   transaction, with every intent of the signal locked first, so a slow worker that wakes up later
+   finds its intents cancelled and can no longer send them, and an intent being sent keeps the
+   signal from being handed back.
+2. Positions in ``opening``/``closing`` are driven to a settled state by resolving their intents
+   against the broker (never by resending), and their signals settled; exits the broker did not
+   take are tried again when due (``retry_due``, every few seconds).
+3. Discrepancies of unresolved orders and lot sizes are brought in step with the orders.
+4. Instruments with accepted signals are handed to the executor again; signals that have waited
    too long (no worker took them) are executed by the sweeper's own process.
 """
 
@@ -24,12 +28,13 @@ from core.locks import instrument_lock, revoke_abandoned_lock
 from positions.broker import Broker
 from positions.broker.factory import get_broker
 from positions.models import Position, PositionStatus
-from positions.selectors import signal_has_sent_orders, signal_positions
-from positions.services.intents import intents_cancel_pending
+from positions.selectors import positions_due_for_retry, signal_positions
+from positions.services.intents import intents_cancel_unsent
 from positions.services.lifecycle import position_exit_revert, position_fail_entry
 from positions.services.settle import position_drive, settlement_of
+from reconciliation.services.orders import order_discrepancies_sync
 from signals.models import SignalLog, SignalStatus
-from signals.services.inbox import signal_release, signal_settle
+from signals.services.inbox import signal_release, signal_settle, signals_awaiting_settlement
 
 log = structlog.get_logger(__name__)
 
@@ -55,15 +60,14 @@ def sweep(*, broker: Broker | None = None, now: datetime | None = None, kick: bo
 @transaction.atomic
 def _release_if_unsent(*, signal_id: int, instrument: str, now: datetime) -> bool:
     """Hand back a signal whose claim expired and whose orders never left: its never-sent intents are
-    cancelled (a slow worker waking up later can no longer send them), its opening positions fail, its
-    closing positions reopen — in one transaction under the instrument lock."""
+    cancelled, its opening positions fail, its closing positions reopen — in one transaction under
+    the instrument lock."""
     instrument_lock(instrument)
     signal = SignalLog.objects.select_for_update().get(pk=signal_id)
     if signal.status != SignalStatus.PROCESSING or signal.claim_expires_at is None or signal.claim_expires_at >= now:
         return False
-    if signal_has_sent_orders(signal_id=signal_id):
-        return False  # orders left: recovery resolves them (step 2)
-    intents_cancel_pending(signal_id=signal_id, error="abandoned before sending; the signal was re-queued")
+    if not intents_cancel_unsent(signal_id=signal_id, error="abandoned before sending; the signal was re-queued"):
+        return False  # an order left (or is leaving): recovery resolves it (step 2)
     for position_id in signal_positions(signal_id=signal_id, status=PositionStatus.OPENING, opened_by=True):
         position_fail_entry(position_id=position_id, note="abandoned before sending")
     for position_id in signal_positions(signal_id=signal_id, status=PositionStatus.CLOSING, opened_by=False):
@@ -79,30 +83,53 @@ def _busy_signal_ids(now: datetime) -> set[int]:
     )
 
 
-def complete_incomplete_positions(*, broker: Broker, now: datetime, instrument: str | None = None) -> list[dict]:
+def complete_incomplete_positions(*, broker: Broker, now: datetime, instrument: str | None = None,
+                                  only: list[int] | None = None) -> list[dict]:
+    """Drive positions with orders in flight (or a retry due) whose signal no live worker holds."""
     busy = _busy_signal_ids(now)
     positions = Position.objects.filter(status__in=[PositionStatus.OPENING, PositionStatus.CLOSING])
+    positions = positions.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
     if instrument:
         positions = positions.filter(instrument_id=instrument)
+    if only is not None:
+        positions = positions.filter(pk__in=only)
     done = []
-    touched_signals: set[int] = set()
+    touched_signals: set[int] = set(signals_awaiting_settlement())
     for position in positions.order_by("id"):
         signal_id = position.entry_signal_id if position.status == PositionStatus.OPENING else position.exit_signal_id
         if signal_id in busy:
             continue
-        settlement = position_drive(position_id=position.pk, broker=broker, now=now)
+        _revoke_abandoned_position_lock(position.pk, signal_id)
+        settlement = position_drive(position_id=position.pk, broker=broker, now=now, inline_retries=False)
         done.append({"position_id": position.pk, "outcome": settlement.outcome})
         if signal_id:
             touched_signals.add(signal_id)
-    for signal_id in touched_signals:
+    for signal_id in sorted(touched_signals):
         _settle_signal(signal_id)
+    order_discrepancies_sync()
     return done
+
+
+def _revoke_abandoned_position_lock(position_id: int, signal_id: int | None) -> None:
+    """A worker whose claim on the signal expired (it died or stalled) may still hold the position's
+    lock for up to its TTL; take it back so the position is driven now.  Should the stalled worker
+    wake up, the intents' row locks and states keep the two from sending anything twice."""
+    owner = SignalLog.objects.filter(pk=signal_id).values_list("processed_by", flat=True).first() if signal_id else None
+    if owner and owner != instance_id():
+        revoke_abandoned_lock("position", str(position_id), owner=owner)
+
+
+def retry_due(*, broker: Broker | None = None, now: datetime | None = None) -> list[dict]:
+    """Exits (and entry unwindings) whose retry is due: try them again now."""
+    now = now or timezone.now()
+    due = positions_due_for_retry(now=now)
+    return complete_incomplete_positions(broker=broker or get_broker(), now=now, only=due) if due else []
 
 
 def _settle_signal(signal_id: int) -> None:
     signal = SignalLog.objects.get(pk=signal_id)
     if not (signal.status == SignalStatus.PROCESSING or
-            (signal.status == SignalStatus.FAILED and signal.reason == "broker_outcome_unknown")):
+            (signal.status == SignalStatus.FAILED and signal.result.get("awaiting_settlement"))):
         return
     positions = Position.objects.filter(Q(entry_signal_id=signal_id) | Q(exit_signal_id=signal_id))
     settlements = [settlement_of(position=p, signal_id=signal_id) for p in positions]

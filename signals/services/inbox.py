@@ -22,7 +22,7 @@ from django.utils import timezone
 from core import metrics
 from core.locks import instrument_lock
 from portfolio.services import statistics_bump
-from positions.selectors import has_unresolved_intents
+from positions.selectors import has_queue_holding_intents
 from signals.models import TERMINAL_SIGNAL_STATUSES, SignalLog, SignalStatus
 from signals.payloads import ValidatedSignal
 
@@ -81,7 +81,7 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
         instrument_lock(instrument)
         if SignalLog.objects.filter(instrument_id=instrument, status=SignalStatus.PROCESSING).exists():
             return None
-        if has_unresolved_intents(instrument=instrument):
+        if has_queue_holding_intents(instrument=instrument):
             return None
         # No SKIP LOCKED: claimers are already serialized by the instrument lock, and the only other
         # row lock on an accepted signal is a duplicate delivery's brief counter update — skipping
@@ -120,6 +120,9 @@ def signal_finish(*, signal_id: int, status: str, reason: str = "", result: dict
     return bool(updated)
 
 
+PENDING_OUTCOMES = frozenset({"waiting", "exit_pending", "unwinding"})  # positions.services.settle's
+
+
 def outcome_of(settlements) -> tuple[str, str]:
     """(status, reason) of a signal whose orders settled as ``settlements``."""
     failed = [s for s in settlements if not s.succeeded]
@@ -129,22 +132,37 @@ def outcome_of(settlements) -> tuple[str, str]:
 
 
 def signal_settle(*, signal_id: int, base_result: dict, settlements, instance: str) -> tuple[str, str]:
-    """Record the outcome of a signal's orders: from ``processing`` (normal path), or from a
-    ``failed`` whose broker outcome was unknown and has since been resolved (recovery)."""
+    """Record the outcome of a signal's orders: from ``processing`` (normal path), or — for a signal
+    that failed while its orders were still unsettled (an unknown outcome, an exit tried again) — once
+    they have settled (recovery, the retry job).  ``result.awaiting_settlement`` says which is which."""
     status, reason = outcome_of(settlements)
-    result = {**base_result, "settlements": [
+    awaiting = any(s.outcome in PENDING_OUTCOMES for s in settlements)
+    result = {**base_result, "awaiting_settlement": awaiting, "settlements": [
         {"position_id": s.position_id, "outcome": s.outcome, "reason": s.reason, **s.detail} for s in settlements
     ]}
     if signal_finish(signal_id=signal_id, status=status, reason=reason, result=result, instance=instance):
         return status, reason
-    if status == SignalStatus.FAILED and reason == "broker_outcome_unknown":
+    if awaiting:
         return status, reason
     resolved = SignalLog.objects.filter(
-        pk=signal_id, status=SignalStatus.FAILED, reason="broker_outcome_unknown"
-    ).update(status=status, reason=reason, result={**result, "resolved_after_unknown_outcome": True})
+        pk=signal_id, status=SignalStatus.FAILED, result__awaiting_settlement=True
+    ).update(status=status, reason=reason, result={**result, "settled_later": True})
     if resolved and status != SignalStatus.FAILED:
         statistics_bump(signals_failed=-1, **{_OUTCOME_COUNTER[status]: 1})
     return status, reason
+
+
+def signals_awaiting_settlement() -> list[int]:
+    """Failed signals whose orders were still unsettled when they failed (recovery settles them)."""
+    return list(SignalLog.objects.filter(status=SignalStatus.FAILED, result__awaiting_settlement=True)
+                .order_by("id").values_list("pk", flat=True))
+
+
+@transaction.atomic
+def signal_claim_extend(*, signal_id: int, instance: str) -> bool:
+    """The worker still processing the signal pushes its claim deadline on (DESIGN §15.1)."""
+    return bool(SignalLog.objects.filter(pk=signal_id, status=SignalStatus.PROCESSING, processed_by=instance).update(
+        claim_expires_at=timezone.now() + timedelta(seconds=settings.PM_SIGNAL_CLAIM_SECONDS)))
 
 
 @transaction.atomic

@@ -1,11 +1,14 @@
 """Exactly-once under chaos (DESIGN §13): N signals (default 10,000) with 30% duplicate deliveries
-spread over 3 web instances, while web, worker and beat processes are SIGKILLed and restarted.
+spread over 3 web instances, while web, worker and beat processes are SIGKILLed and restarted —
+against the fake OpenAlgo in its faithful mode (a separate process) with 5% of placeorder answers
+lost and 5% of orders filled in parts, or against the paper broker.
 
-    python -m tests.bench.exactly_once [--signals 10000] [--kill-every 15]
+    python -m tests.bench.exactly_once [--signals 10000] [--kill-every 15] [--broker openalgo|paper]
+                                        [--lost-answer-rate 0.05] [--partial-fill-rate 0.05]
 
 Checks at the end: every distinct signal is in the inbox exactly once and finished; every broker
-order is exactly one filled order intent and vice versa (0 duplicate, 0 missing orders); the broker
-book reconciles with our positions.
+order is exactly one order intent's and every intent the broker took has its order (0 duplicate,
+0 missing orders); the broker book reconciles with our positions.
 """
 
 from __future__ import annotations
@@ -124,13 +127,15 @@ async def run(cluster, streams, kill_every: float, rng) -> tuple[set[str], Sende
     return fingerprints, sender, kills, time.perf_counter() - started
 
 
-def settle(url: str, cluster, timeout: float = 600) -> None:
+def settle(url: str, cluster, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
         while time.monotonic() < deadline:
             (busy,) = conn.execute(
                 "SELECT (SELECT count(*) FROM signals_signallog WHERE status IN ('accepted','processing'))"
-                " + (SELECT count(*) FROM positions_orderintent WHERE status IN ('PENDING','SENT','ACCEPTED','UNKNOWN'))"
+                " + (SELECT count(*) FROM positions_orderintent WHERE status IN ('PENDING','SENT','ACCEPTED','UNKNOWN',"
+                "'AWAITING'))"
+                " + (SELECT count(*) FROM positions_position WHERE status IN ('opening','closing'))"
             ).fetchone()
             if not busy:
                 return
@@ -159,15 +164,69 @@ def verify(url: str, fingerprints: set[str]) -> dict:
     }
 
 
+def verify_openalgo(url: str, fake_url: str) -> dict:
+    """Our intents against the fake broker's own record of every order it took (its control view
+    carries the ``strategy`` text our adapter sends: ``PM:<client order id>``)."""
+    orders = httpx.get(f"{fake_url}/_fake/state", timeout=30).json()["orders"]
+    with psycopg.connect(url.replace("postgres://", "postgresql://")) as conn:
+        intents = conn.execute("SELECT client_order_id, broker_order_id, status, filled_quantity "
+                               "FROM positions_orderintent").fetchall()
+    by_tag: dict[str, int] = {}
+    for order in orders:
+        by_tag[order["strategy"]] = by_tag.get(order["strategy"], 0) + 1
+    broker_ids = {o["orderid"] for o in orders}
+    claimed = {broker_id for _cid, broker_id, _status, _filled in intents if broker_id}
+    statuses: dict[str, int] = {}
+    for _cid, _broker_id, status, _filled in intents:
+        statuses[status] = statuses.get(status, 0) + 1
+    return {
+        "broker_orders": len(orders),
+        "duplicate_broker_orders": sum(n - 1 for n in by_tag.values() if n > 1),
+        "broker_orders_without_intent": len(broker_ids - claimed),
+        "intents_claiming_a_missing_order": len(claimed - broker_ids),
+        "filled_intents_without_order": sum(1 for _c, b, s, _f in intents if s == "FILLED" and not b),
+        "part_filled_orders": sum(1 for o in orders if 0 < int(o["filled_quantity"]) < int(o["quantity"])),
+        "intent_statuses": statuses,
+    }
+
+
+class FakeOpenAlgoProcess:
+    """The faithful fake as a separate process, as a broker is."""
+
+    def __init__(self, args) -> None:
+        argv = [sys.executable, "-m", "tests.fakes.openalgo_server", "--port", "0", "--apikey", "bench-key",
+                "--no-sessions", "--seed", str(args.seed), "--lost-answer-rate", str(args.lost_answer_rate),
+                "--partial-fill-rate", str(args.partial_fill_rate)]
+        self.process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"the fake OpenAlgo did not start: {line!r}")
+        self.url = line.split()[1]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signals", type=int, default=10_000)
     parser.add_argument("--kill-every", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--broker", choices=["openalgo", "paper"], default="openalgo")
+    parser.add_argument("--lost-answer-rate", type=float, default=0.05)
+    parser.add_argument("--partial-fill-rate", type=float, default=0.05)
     args = parser.parse_args()
     os.environ["SIGNAL_CLAIM_SECONDS"] = "10"
+    fake = None
+    if args.broker == "openalgo":
+        fake = FakeOpenAlgoProcess(args)
+        os.environ.update(BROKER="openalgo", OPENALGO_URL=fake.url, OPENALGO_API_KEY="bench-key",
+                          MARKET_SESSIONS="off")
     rng = random.Random(args.seed)
     print(f"machine: {machine()}")
+    print(f"broker: {args.broker}" + (f" (fake OpenAlgo, faithful, {args.lost_answer_rate:.0%} lost answers, "
+                                      f"{args.partial_fill_rate:.0%} partial fills)" if fake else ""))
     url = fresh_database("pm_bench_once")
     cluster = start_cluster(url, webs=3, workers=2, beats=2, web_workers=1)
     try:
@@ -180,11 +239,15 @@ def main() -> None:
         recon = subprocess.run([sys.executable, "manage.py", "reconcile_broker", "--json"], cwd=ROOT,
                                env=cluster.env("bench-reconcile"), capture_output=True, text=True, timeout=120)
         report = verify(url, fingerprints)
+        if fake is not None:
+            report.update(verify_openalgo(url, fake.url))
         report["reconciliation"] = json.loads(recon.stdout)["outcome"] if recon.stdout else recon.stderr[-300:]
         print(json.dumps(report, indent=2))
     finally:
         cluster.stop()
         cluster.redis.shutdown()
+        if fake is not None:
+            fake.stop()
 
 
 if __name__ == "__main__":

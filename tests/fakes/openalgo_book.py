@@ -42,7 +42,13 @@ from typing import Any
 from tests.fakes.openalgo_api import Endpoints, Reply, error
 from tests.fakes.openalgo_config import FRIENDLY, FakeConfig, apply, make_config
 from tests.fakes.openalgo_faults import (
-    ACCEPTING, FAULT_MODES, RATE_LIMITED, Fault, RateLimiter, early_fault, late_fault,
+    ACCEPTING,
+    FAULT_MODES,
+    RATE_LIMITED,
+    Fault,
+    RateLimiter,
+    early_fault,
+    late_fault,
 )
 from tests.fakes.openalgo_orders import FillPlan, Ledger, Order
 from tests.fakes.openalgo_rules import IST, SCHEMAS, STRINGIFIED_ERRORS, contract, validate

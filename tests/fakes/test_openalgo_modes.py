@@ -11,7 +11,20 @@ import pytest
 from positions.broker.base import BrokerOutcomeUnknown, OrderRequest
 from positions.broker.openalgo import OpenAlgoBroker
 from tests.fakes.helpers import (
-    CE, COPPER, GOLD, KEY, PE, SILVER, api, book, control, make_fake, order, place, status, wait_for,
+    CE,
+    COPPER,
+    GOLD,
+    KEY,
+    PE,
+    SILVER,
+    api,
+    book,
+    control,
+    make_fake,
+    order,
+    place,
+    status,
+    wait_for,
 )
 from tests.fakes.openalgo_rules import IST
 

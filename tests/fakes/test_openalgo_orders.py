@@ -6,7 +6,17 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.helpers import (
-    CE, GOLD, PE, api, book, control, make_fake, place, status, trades, wait_for,
+    CE,
+    GOLD,
+    PE,
+    api,
+    book,
+    control,
+    make_fake,
+    place,
+    status,
+    trades,
+    wait_for,
 )
 
 

@@ -62,3 +62,37 @@ def test_live_claim_and_sent_orders_are_left_alone(portfolio):
     # The sent order is looked up, never resent; unresolved, so the signal records an unknown outcome.
     assert (sent.status, sent.reason) == ("failed", "broker_outcome_unknown")
     assert OrderIntent.objects.get().status == IntentStatus.SENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signal_whose_intent_is_being_sent_is_never_handed_back(portfolio):
+    """The race the row lock closes: the sweeper checks while a slow worker is mid-way through
+    ``PENDING → SENT``; it waits for that transition and then leaves the signal alone."""
+    import threading
+
+    from django.db import connection, transaction
+
+    signal = _claimed(make_signal(), expired=True)
+    position = make_position(status="opening", entry_signal=signal)
+    intent = intent_create(position=position, purpose=IntentPurpose.ENTRY, leg="FUT", sequence=1,
+                           symbol=position.futures_symbol, action="BUY", reference_price=position.signal_price,
+                           signal=signal)
+    locked, release = threading.Event(), threading.Event()
+
+    def worker_sending():
+        with transaction.atomic():
+            OrderIntent.objects.select_for_update().get(pk=intent.pk)
+            OrderIntent.objects.filter(pk=intent.pk).update(status=IntentStatus.SENT)  # as intent_transition does
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    sender = threading.Thread(target=worker_sending)
+    sender.start()
+    assert locked.wait(10)
+    threading.Timer(0.5, release.set).start()
+    report = sweep(kick=False)  # blocks on the intent's row lock until the send committed
+    sender.join(10)
+    assert report["released"] == []
+    signal.refresh_from_db()
+    assert signal.status != "accepted" and OrderIntent.objects.get().status != IntentStatus.CANCELLED

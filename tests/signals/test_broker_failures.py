@@ -6,50 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
 from django.utils import timezone
 
-from portfolio.models import Instrument
-from portfolio.selectors import instrument_params
-from positions.broker.factory import set_broker_override
-from positions.broker.openalgo import OpenAlgoBroker
-from positions.calendars import entry_contract_expiry
 from positions.models import IntentStatus, OrderIntent, Position
-from positions.selectors import trading_calendar
-from positions.symbols import futures_symbol, option_symbol
 from recovery.services.sweeper import sweep
-from signals.models import SignalLog
-from tests.fakes.openalgo_server import FakeOpenAlgo
-
-
-@pytest.fixture
-def fake(live_portfolio):
-    with FakeOpenAlgo(api_key="test-key", sessions=False) as server:  # orders at any wall-clock time
-        broker = OpenAlgoBroker(base_url=server.url, api_key="test-key", retry_backoff=0.01,
-                                timeout=httpx.Timeout(1.0, connect=0.5))
-        set_broker_override(broker)
-        yield server
-        broker.close()
-
-
-def _expiry(code: str, webhook):
-    inst = Instrument.objects.get(code=code)
-    day = webhook.base_time.astimezone(timezone.get_default_timezone()).date()
-    return entry_contract_expiry(params=instrument_params(inst), today=day, calendar=trading_calendar(inst.exchange))
-
-
-def gold_symbol(webhook) -> str:
-    return futures_symbol(root="GOLDM", expiry=_expiry("GOLD_MINI", webhook))
-
-
-def bank_legs(webhook, strike=52000) -> tuple[str, str]:
-    expiry = _expiry("BANK_NIFTY", webhook)
-    return tuple(option_symbol(root="BANKNIFTY", expiry=expiry, strike=strike, option_type=t) for t in ("PE", "CE"))
-
-
-def _signal(kind="BASE_ENTRY") -> SignalLog:
-    return SignalLog.objects.filter(signal_type=kind).latest("id")
+from tests.signals.conftest import bank_legs, gold_symbol
+from tests.signals.conftest import latest_signal as _signal
 
 
 def test_entry_is_booked_at_the_broker_fill_not_the_signal_price(fake, webhook):
@@ -95,7 +58,6 @@ def test_unclear_outcome_is_resolved_by_lookup_never_by_resending(fake, webhook,
 
 
 def test_unresolvable_outcome_holds_the_instrument_until_recovery(fake, webhook):
-    fake.configure(book_average_price=True)  # adapter not yet faithful-ready (issue 10)
     fake.set_price(gold_symbol(webhook), "72000")
     fake.set_fault("placeorder", "timeout_after_accept", seconds=2.0)
     fake.set_fault("orderbook", "http_500", count=None)
@@ -108,28 +70,14 @@ def test_unresolvable_outcome_holds_the_instrument_until_recovery(fake, webhook)
     fake.clear_faults()
     sweep(now=timezone.now() + timedelta(seconds=5))
     entry = _signal()
-    assert (entry.status, entry.result["resolved_after_unknown_outcome"]) == ("executed", True)
+    assert (entry.status, entry.result["settled_later"]) == ("executed", True)
     assert _signal("EXIT").status == "executed"
     assert Position.objects.get().status == "closed"
     assert fake.request_count("placeorder") == 2  # one BUY (never resent) and one SELL
     assert fake.position(gold_symbol(webhook), "MCX") == 0
 
 
-def test_order_never_seen_at_the_broker_is_cancelled_after_the_grace_period(fake, webhook):
-    fake.set_fault("placeorder", "http_500")  # nothing placed, answer unclear
-    fake.set_fault("orderbook", "http_500", count=None)
-    webhook.entry(minute=0)
-    fake.clear_faults()
-    sweep(now=timezone.now() + timedelta(seconds=5))
-    assert OrderIntent.objects.get().status == IntentStatus.UNKNOWN  # too early to conclude
-    sweep(now=timezone.now() + timedelta(minutes=5))
-    assert OrderIntent.objects.get().status == IntentStatus.CANCELLED
-    assert Position.objects.get().status == "failed"
-    # Now known: the order never reached the broker.
-    assert (_signal().status, _signal().reason) == ("failed", "broker_unavailable") and fake.orders() == []
-
-
-def test_bank_nifty_second_leg_rejected_reverses_the_first(fake, webhook):
+def test_bank_nifty_second_leg_rejected_sells_the_call_back(fake, webhook):
     pe, ce = bank_legs(webhook)
     fake.set_price(pe, "150")
     fake.set_price(ce, "150")
@@ -140,7 +88,7 @@ def test_bank_nifty_second_leg_rejected_reverses_the_first(fake, webhook):
         if endpoint == "placeorder":
             calls["n"] += 1
             if calls["n"] == 2:
-                fake.set_fault("placeorder", "reject", message="CE leg: price band")
+                fake.set_fault("placeorder", "reject", message="PE leg: price band")
         return original(endpoint, body)
 
     fake.handle = reject_second_order
@@ -148,22 +96,45 @@ def test_bank_nifty_second_leg_rejected_reverses_the_first(fake, webhook):
     signal, position = _signal(), Position.objects.get()
     assert (signal.status, signal.reason, position.status) == ("failed", "broker_rejected", "failed")
     actions = [(o["symbol"][-2:], o["action"], o["order_status"]) for o in fake.orders()]
-    assert actions == [("PE", "SELL", "complete"), ("PE", "BUY", "complete")]
+    assert actions == [("CE", "BUY", "complete"), ("CE", "SELL", "complete")]  # the call first, never a bare put
     assert fake.position(pe, "NFO") == 0 and fake.position(ce, "NFO") == 0
     purposes = list(OrderIntent.objects.order_by("id").values_list("purpose", "leg", "status"))
-    assert purposes == [("entry", "PE", "FILLED"), ("entry", "CE", "REJECTED"), ("reversal", "PE", "FILLED")]
+    assert purposes == [("entry", "CE", "FILLED"), ("entry", "PE", "REJECTED"), ("reversal", "CE", "FILLED")]
 
 
-def test_rejected_exit_leaves_the_position_open_and_a_later_exit_sells_once(fake, webhook):
+def test_exit_rejected_twice_then_accepted_sells_once_and_books_once(fake, webhook):
     symbol = gold_symbol(webhook)
     fake.set_price(symbol, "72000")
     webhook.entry(minute=0)
-    fake.set_fault("placeorder", "reject", message="exchange closed")
-    webhook.exit(position="Long_1", minute=5, price=72500)
-    assert (_signal("EXIT").reason, Position.objects.get().status) == ("broker_rejected", "open")
     fake.set_price(symbol, "72600")
-    webhook.exit(position="Long_1", minute=6, price=72600)
+    fake.set_fault("placeorder", "reject", count=2, message="exchange closed")
+    webhook.exit(position="Long_1", minute=5, price=72600)
     position = Position.objects.get()
-    assert (position.status, position.exit_price, position.realized_pnl) == ("closed", 72600, Decimal("54000.00"))
+    assert (position.status, position.exit_price) == ("closed", 72600)
+    assert position.realized_pnl == Decimal(600 * position.lots * 10)  # (72600 − 72000) × lots × ₹10
+    assert _signal("EXIT").status == "executed"
+    assert [(o["action"], o["order_status"]) for o in fake.orders()] == [("BUY", "complete"), ("SELL", "complete")]
+    assert list(position.intents.filter(purpose="exit").values_list("status", flat=True)) == [
+        "REJECTED", "REJECTED", "FILLED"]
     assert fake.position(symbol, "MCX") == 0
-    assert [i.client_order_id.rsplit("-", 1)[1] for i in position.intents.filter(purpose="exit")] == ["1", "2"]
+    assert position.ledger_entries.count() == 1
+
+
+def test_exit_the_broker_keeps_refusing_stays_pending_and_is_retried_when_due(fake, webhook):
+    symbol = gold_symbol(webhook)
+    fake.set_price(symbol, "72000")
+    webhook.entry(minute=0)
+    fake.set_fault("placeorder", "reject", count=None, message="RMS: blocked")
+    webhook.exit(position="Long_1", minute=5, price=72500)
+    position = Position.objects.get()
+    assert position.status == "closing" and position.exit_pending and "RMS: blocked" in position.last_error
+    assert (_signal("EXIT").status, _signal("EXIT").reason) == ("failed", "broker_rejected")
+    sweep(now=timezone.now() + timedelta(seconds=1))  # not due yet: nothing sent
+    assert position.intents.filter(purpose="exit").count() == 3
+    fake.clear_faults()
+    fake.set_price(symbol, "72500")
+    sweep(now=position.retry_at + timedelta(seconds=1))
+    position.refresh_from_db()
+    assert (position.status, position.exit_price) == ("closed", 72500)
+    assert (_signal("EXIT").status, _signal("EXIT").result["settled_later"]) == ("executed", True)
+    assert fake.position(symbol, "MCX") == 0

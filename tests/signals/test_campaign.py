@@ -70,7 +70,8 @@ def test_bank_nifty_synthetic_books_pnl_from_leg_fills(live_portfolio, webhook):
     assert position.initial_stop == Decimal("51475")  # 52000 − 1.5 × 350
     assert (position.exit_price, position.realized_pnl) == (52600, money(54000))
     legs = list(OrderIntent.objects.order_by("id").values_list("purpose", "leg", "action", "quantity"))
-    assert legs == [("entry", "PE", "SELL", 90), ("entry", "CE", "BUY", 90),
+    # The call is bought before the put is sold, and the put bought back before the call is sold.
+    assert legs == [("entry", "CE", "BUY", 90), ("entry", "PE", "SELL", 90),
                     ("exit", "PE", "BUY", 90), ("exit", "CE", "SELL", 90)]
     assert set(PaperPosition.objects.values_list("net_quantity", flat=True)) == {0}
     assert PortfolioState.objects.get().closed_equity == money(5_054_000)

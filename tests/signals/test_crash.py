@@ -96,7 +96,7 @@ def test_crash_after_broker_accepted_before_response_recorded(live_portfolio, we
 
 def test_crash_during_exit_before_booking(live_portfolio, webhook):
     webhook.entry(minute=0)
-    with mock.patch.object(lifecycle, "position_close", _crash_once(lifecycle.position_close)), pytest.raises(Crash):
+    with mock.patch.object(lifecycle, "position_book_exit", _crash_once(lifecycle.position_book_exit)), pytest.raises(Crash):
         webhook.exit(minute=5, price=72500)
     assert Position.objects.get().status == "closing"
     sweep(now=_after_claim_expiry())

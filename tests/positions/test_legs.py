@@ -1,0 +1,147 @@
+"""The leg planner (positions/legs.py): pure, so every partial fill, refusal and retry is tried here
+without a broker or a database, and the Bank Nifty rule is checked at every instant."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from positions import legs
+from positions.legs import DONE, PENDING, WORKING, Order
+
+SIGN = {("CE", "BUY"): 1, ("CE", "SELL"): -1, ("PE", "SELL"): -1, ("PE", "BUY"): 1, ("FUT", "BUY"): 1,
+        ("FUT", "SELL"): -1}
+
+
+def order(id_, purpose, leg, action, quantity, filled=0, state=PENDING, error=""):
+    return Order(id=id_, purpose=purpose, leg=leg, action=action, quantity=quantity, filled=filled, state=state,
+                 error=error)
+
+
+class Book:
+    """A broker's net holdings per leg, and a run of the planner against scripted fills."""
+
+    def __init__(self, fills):
+        self.net = {"CE": 0, "PE": 0, "FUT": 0}
+        self.fills = iter(fills)  # fraction of each order sent that fills (0 = refused)
+        self.orders: list[Order] = []
+        self.snapshots: list[dict] = []
+
+    def send(self, index: int, quantity: int) -> None:
+        o = self.orders[index]
+        filled = int(quantity * next(self.fills, 1.0))
+        self.orders[index] = replace(o, quantity=quantity, filled=filled, state=DONE,
+                                     error="" if filled == quantity else "rejected")
+        self.net[o.leg] += SIGN[(o.leg, o.action)] * filled
+        self.snapshots.append(dict(self.net))
+
+
+def run_entry(legs_, target, fills, *, max_steps=60):
+    book = Book(fills)
+    book.orders = [order(1, "entry", legs_[0], "BUY", target)]
+    if legs_ == ("CE", "PE"):
+        book.orders.append(order(2, "entry", "PE", "SELL", target))
+    for _ in range(max_steps):
+        step = legs.entry_step(legs=legs_, orders=book.orders)
+        if step.kind in (legs.OPEN, legs.FAIL):
+            return step, book
+        _apply(book, step)
+    raise AssertionError("the entry never settled")
+
+
+def run_exit(legs_, quantity, fills, *, held, max_steps=80):
+    book = Book(fills)
+    book.net.update(held)
+    remaining, booked = quantity, []
+    for _ in range(max_steps):
+        step = legs.exit_step(legs=legs_, quantity=remaining, orders=book.orders)
+        if step.kind == legs.BOOK:
+            booked.append(step.quantity)
+            remaining -= step.quantity
+            book.orders = []  # the booked fills follow the part they closed
+            if remaining == 0:
+                return booked, book
+            continue
+        _apply(book, step)
+    raise AssertionError("the exit never finished")
+
+
+def _apply(book: Book, step: legs.Step) -> None:
+    if step.kind == legs.SEND:
+        index = next(i for i, o in enumerate(book.orders) if o.id == step.order_id)
+        book.send(index, step.quantity)
+    elif step.kind == legs.CANCEL:
+        index = next(i for i, o in enumerate(book.orders) if o.id == step.order_id)
+        book.orders[index] = replace(book.orders[index], state=DONE, error="not sent")
+    elif step.kind in (legs.CREATE, legs.RETRY):
+        book.orders.append(order(len(book.orders) + 100, step.purpose, step.leg, step.action, step.quantity))
+    else:
+        raise AssertionError(f"unexpected step {step}")
+
+
+def test_futures_entry_opens_with_what_filled():
+    assert run_entry(("FUT",), 5, [1.0])[0] == legs.Step(legs.OPEN, quantity=5)
+    assert run_entry(("FUT",), 5, [0.6])[0] == legs.Step(legs.OPEN, quantity=3)
+    assert run_entry(("FUT",), 5, [0.0])[0].kind == legs.FAIL
+
+
+def test_bank_nifty_entry_buys_the_call_first_and_sells_puts_only_for_calls_bought():
+    step, book = run_entry(("CE", "PE"), 90, [1.0, 1.0])
+    assert step == legs.Step(legs.OPEN, quantity=90)
+    assert [(o.leg, o.action) for o in book.orders] == [("CE", "BUY"), ("PE", "SELL")]
+    step, book = run_entry(("CE", "PE"), 90, [2 / 3, 1.0])  # 60 calls bought: 60 puts sold
+    assert step.quantity == 60 and book.orders[1].quantity == 60
+
+
+def test_bank_nifty_entry_with_the_put_refused_sells_the_calls_back_until_flat():
+    step, book = run_entry(("CE", "PE"), 90, [1.0, 0.0, 0.0, 0.0, 1.0])  # two reversals refused, third fills
+    assert step.kind == legs.FAIL
+    assert book.net == {"CE": 0, "PE": 0, "FUT": 0}
+    assert [o.purpose for o in book.orders] == ["entry", "entry", "reversal", "reversal", "reversal"]
+
+
+def test_bank_nifty_entry_with_the_put_part_filled_keeps_the_pair_and_sells_the_rest_of_the_calls():
+    step, book = run_entry(("CE", "PE"), 90, [1.0, 1 / 3, 1.0])
+    assert step == legs.Step(legs.OPEN, quantity=30)
+    assert book.net == {"CE": 30, "PE": -30, "FUT": 0}
+
+
+def test_an_entry_whose_call_bought_nothing_never_sends_the_put():
+    step, book = run_entry(("CE", "PE"), 90, [0.0])
+    assert step.kind == legs.FAIL and book.orders[1].error == "not sent"
+    assert len(book.snapshots) == 1
+
+
+def test_exit_retries_until_sold_and_books_each_part():
+    booked, book = run_exit(("FUT",), 4, [0.0, 0.0, 0.5, 1.0], held={"FUT": 4})
+    assert booked == [2, 2] and book.net["FUT"] == 0
+    step = legs.exit_step(legs=("FUT",), quantity=4, orders=[order(1, "exit", "FUT", "SELL", 4, 0, DONE, "r")])
+    assert step.kind == legs.RETRY  # after a refusal: the caller paces the next attempt
+
+
+def test_bank_nifty_exit_buys_the_put_back_first_and_the_call_catches_up():
+    booked, book = run_exit(("CE", "PE"), 90, [2 / 3, 0.5, 1.0, 1.0, 1.0], held={"CE": 90, "PE": -90})
+    assert booked == [60, 30] and book.net == {"CE": 0, "PE": 0, "FUT": 0}
+
+
+def test_working_orders_are_waited_for():
+    orders = [order(1, "exit", "PE", "BUY", 90, 0, WORKING), order(2, "exit", "CE", "SELL", 90)]
+    assert legs.exit_step(legs=("CE", "PE"), quantity=90, orders=orders) == legs.Step(legs.WAIT, order_id=1)
+
+
+fractions = st.lists(st.sampled_from([0.0, 1 / 3, 0.5, 2 / 3, 1.0]), min_size=0, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(entry_fills=fractions, exit_fills=fractions, lots=st.integers(1, 6))
+def test_bank_nifty_never_short_a_put_beyond_its_calls_at_any_instant(entry_fills, exit_fills, lots):
+    target = 30 * lots
+    step, entry = run_entry(("CE", "PE"), target, [*entry_fills, *[1.0] * 40])
+    assert all(-s["PE"] <= s["CE"] for s in entry.snapshots)
+    assert entry.net["CE"] == -entry.net["PE"] == (step.quantity if step.kind == legs.OPEN else 0)
+    if step.kind == legs.OPEN:
+        _booked, out = run_exit(("CE", "PE"), step.quantity, [*exit_fills, *[1.0] * 40], held=entry.net)
+        assert all(-s["PE"] <= s["CE"] for s in out.snapshots)
+        assert out.net == {"CE": 0, "PE": 0, "FUT": 0}
