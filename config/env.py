@@ -55,6 +55,7 @@ class Config:
     paper_slippage_percent: str
     paper_option_time_value: str
     signal_claim_seconds: int
+    market_sessions: bool = False  # orders wait for the exchange session (DESIGN §15.3)
 
     @property
     def embedded(self) -> bool:
@@ -146,6 +147,13 @@ def _timezone(env: Mapping[str, str]) -> str:
     return name
 
 
+def _market_sessions(env: Mapping[str, str], broker: str) -> bool:
+    """Enforced by default against a real broker; off by default with the paper broker, so the
+    embedded demo trades at any hour."""
+    default = "on" if broker == "openalgo" else "off"
+    return _choice(env, "MARKET_SESSIONS", default, {"on", "off"}) == "on"
+
+
 def load(env: Mapping[str, str] | None = None) -> Config:
     """Read and validate the whole configuration; raise ConfigError on the first bad variable."""
     env = os.environ if env is None else env
@@ -210,4 +218,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         paper_slippage_percent=_decimal_text(env, "PAPER_SLIPPAGE_PERCENT", "0"),
         paper_option_time_value=_decimal_text(env, "PAPER_OPTION_TIME_VALUE", "150"),
         signal_claim_seconds=_int(env, "SIGNAL_CLAIM_SECONDS", 60, minimum=2),
+        market_sessions=_market_sessions(env, broker),
     )

@@ -216,6 +216,7 @@ PM_ALERT_WEBHOOK_URL = CONFIG.alert_webhook_url
 PM_TELEGRAM_BOT_TOKEN = CONFIG.telegram_bot_token
 PM_TELEGRAM_CHAT_ID = CONFIG.telegram_chat_id
 PM_SIGNAL_CLAIM_SECONDS = CONFIG.signal_claim_seconds
+PM_MARKET_SESSIONS = CONFIG.market_sessions  # orders only inside exchange sessions (DESIGN §15.3)
 PM_SIGNAL_LOCK_TTL = 30
 PM_DEDUP_CACHE_SECONDS = 24 * 3600
 PM_LEADER_LEASE_MS = 2000
