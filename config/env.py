@@ -61,6 +61,7 @@ class Config:
     signal_claim_seconds: int
     order_resolution_seconds: int
     order_approval_seconds: int
+    market_sessions: bool = False  # orders wait for the exchange session (DESIGN §15.3)
 
     @property
     def embedded(self) -> bool:
@@ -182,6 +183,13 @@ def _timezone(env: Mapping[str, str]) -> str:
     return name
 
 
+def _market_sessions(env: Mapping[str, str], broker: str) -> bool:
+    """Enforced by default against a real broker; off by default with the paper broker, so the
+    embedded demo trades at any hour."""
+    default = "on" if broker == "openalgo" else "off"
+    return _choice(env, "MARKET_SESSIONS", default, {"on", "off"}) == "on"
+
+
 def load(env: Mapping[str, str] | None = None) -> Config:
     """Read and validate the whole configuration; raise ConfigError on the first bad variable."""
     env = os.environ if env is None else env
@@ -248,4 +256,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         signal_claim_seconds=_int(env, "SIGNAL_CLAIM_SECONDS", 60, minimum=2),
         order_resolution_seconds=_int(env, "ORDER_RESOLUTION_SECONDS", 120, minimum=10),
         order_approval_seconds=_int(env, "ORDER_APPROVAL_SECONDS", 900, minimum=10),
+        market_sessions=_market_sessions(env, broker),
     )

@@ -220,6 +220,7 @@ PM_TELEGRAM_CHAT_ID = CONFIG.telegram_chat_id
 PM_SIGNAL_CLAIM_SECONDS = CONFIG.signal_claim_seconds
 PM_ORDER_RESOLUTION_SECONDS = CONFIG.order_resolution_seconds  # an order not found in this long is UNRESOLVED
 PM_ORDER_APPROVAL_SECONDS = CONFIG.order_approval_seconds  # likewise for one awaiting approval (semi-auto)
+PM_MARKET_SESSIONS = CONFIG.market_sessions  # orders only inside exchange sessions (DESIGN §15.3)
 PM_SIGNAL_LOCK_TTL = 30
 PM_DEDUP_CACHE_SECONDS = 24 * 3600
 PM_LEADER_LEASE_MS = 2000

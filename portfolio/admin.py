@@ -1,4 +1,5 @@
-"""Back office for instruments, the portfolio, the ledger, statistics and holidays.
+"""Back office for instruments, the portfolio, the ledger and statistics (the market calendar is in
+portfolio/calendar_admin.py).
 
 Only services write money: ledger rows are read-only here, and capital flows go through a form
 that calls ``capital_deposit`` / ``capital_withdraw``.
@@ -14,7 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from core.admin import ReadOnlyAdmin
-from portfolio.models import CapitalTransaction, Holiday, Instrument, PortfolioState, TradingStatistics
+from portfolio import calendar_admin  # noqa: F401  (registers sessions, holidays and the import form)
+from portfolio.models import CapitalTransaction, Instrument, PortfolioState, TradingStatistics
 from portfolio.services import PortfolioNotInitialised, capital_deposit, capital_withdraw, trading_pause, trading_resume
 
 
@@ -141,11 +143,3 @@ class CapitalTransactionAdmin(admin.ModelAdmin):
 class TradingStatisticsAdmin(ReadOnlyAdmin):
     list_display = ("signals_received", "signals_executed", "signals_blocked", "signals_rejected", "signals_failed",
                     "trades_closed", "winning_trades", "losing_trades", "net_realized_pnl", "aggregated_at")
-
-
-@admin.register(Holiday)
-class HolidayAdmin(admin.ModelAdmin):
-    list_display = ("date", "exchange", "description")
-    list_filter = ("exchange",)
-    search_fields = ("description",)
-    date_hierarchy = "date"

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from portfolio.equity import blended_equity, free_margin, position_risk, position_vol
-from portfolio.models import Holiday, PortfolioState
+from portfolio.models import Holiday, HolidayClosure, PortfolioState
 from positions import legs
 from positions.calendars import TradingCalendar
 from positions.models import (
@@ -122,7 +122,11 @@ def positions_due_for_retry(*, now) -> list[int]:
 
 
 def trading_calendar(exchange: str) -> TradingCalendar:
-    return TradingCalendar(frozenset(Holiday.objects.filter(exchange=exchange).values_list("date", flat=True)))
+    """Days that count as trading days for expiries: weekdays whose day (morning) session trades.  A holiday
+    closing the whole day or the morning session moves an expiry (MCX moved Copper's 31 Mar 2025 expiry for
+    a morning-only closure); one closing only the evening session (MCX, 1 Jan) does not."""
+    closed = Holiday.objects.filter(exchange=exchange).exclude(closed=HolidayClosure.EVENING)
+    return TradingCalendar(frozenset(closed.values_list("date", flat=True)))
 
 
 @dataclass(frozen=True)

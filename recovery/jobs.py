@@ -75,6 +75,12 @@ def _signal_cleanup():
     return {"deleted": signal_log_cleanup(older_than_days=7)}
 
 
+def _release_held():
+    from signals.services.held import held_signals_release
+
+    return held_signals_release()
+
+
 def _reconcile():
     from reconciliation.services.reconcile import reconciliation_run
 
@@ -90,6 +96,9 @@ JOBS: dict[str, Job] = {
     "aggregate_statistics": Job(300, _statistics, in_fenced_transaction=True),
     "cleanup_signal_log": Job(86400, _signal_cleanup, in_fenced_transaction=True),
     "reconcile_broker": Job(3600, _reconcile, in_fenced_transaction=False),
+    # Exits held outside the session run at the open (DESIGN §15.3); in beat, like the sweeper, so they
+    # do not wait for a worker to take the job (the executor it kicks still runs on the workers).
+    "release_held_signals": Job(60, _release_held, in_fenced_transaction=False, in_beat=True),
     # Not scheduled by default: a 1-second probe that HA tests schedule to observe emissions.
     "leader_probe": Job(1, lambda: {}, in_fenced_transaction=True, scheduled=False),
 }

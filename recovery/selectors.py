@@ -1,12 +1,16 @@
-"""Reads of the ops layer: held positions to validate, every piece of half-done work, and the
-portfolio summary (equity, exposure, statistics, pause, open discrepancies)."""
+"""Reads of the ops layer: held positions to validate, every piece of half-done work, the portfolio
+summary (equity, exposure, statistics, pause, open discrepancies) and market-calendar warnings."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
-from portfolio.selectors import portfolio_state, trading_statistics
+from django.utils import timezone
+
+from portfolio.selectors import holiday_years, portfolio_state, sessions_enforced, traded_exchanges, trading_statistics
 from portfolio.services import PortfolioNotInitialised
+from portfolio.sessions import IST, holiday_years_needed, missing_holiday_years
 from positions.selectors import portfolio_exposure
 from reconciliation.selectors import HOLDING_STATUSES, open_discrepancy_count
 
@@ -82,3 +86,28 @@ def portfolio_summary() -> dict:
         "paused": state.paused, "paused_reason": state.paused_reason,
         "open_discrepancies": open_discrepancy_count(), "statistics": statistics,
     }
+
+
+def calendar_warnings(*, today: date | None = None) -> list[dict]:
+    """A year with no holidays on record for an exchange we trade: the current year, and any year in
+    which a held position expires (DESIGN §15.3).  Shown on /health, in startup recovery and on the
+    admin index."""
+    from positions.models import LIVE_STATUSES, Position
+
+    today = today or timezone.now().astimezone(IST).date()
+    expiries: dict[str, list[date]] = {}
+    for exchange, expiry in Position.objects.filter(status__in=LIVE_STATUSES).values_list(
+            "instrument__exchange", "expiry").distinct():
+        expiries.setdefault(exchange, []).append(expiry)
+    needed = holiday_years_needed(today=today, exchanges=traded_exchanges(), position_expiries=expiries)
+    return [
+        {"check": "holidays_missing", "exchange": exchange, "year": year,
+         "detail": f"no {exchange} holidays on record for {year}: every weekday counts as a trading day for "
+                   "expiries and sessions; import the exchange's list (manage.py import_holidays or admin)"}
+        for exchange, year in missing_holiday_years(needed=needed, recorded=holiday_years())
+    ]
+
+
+def market_sessions_mode() -> str:
+    """``enforced`` or ``off`` (MARKET_SESSIONS), as /health reports it."""
+    return "enforced" if sessions_enforced() else "off"

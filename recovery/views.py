@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from core.instance import instance_id
 from core.redis_client import RedisUnavailable, call, redis_configured
 from core.runtime import runtime
+from recovery.selectors import calendar_warnings, market_sessions_mode
 
 BROKER_CHECK_TTL = 5  # seconds a broker check is reused: health probes must not hammer the broker
 _migrations_ok = False
@@ -67,8 +68,17 @@ def health(request):
         leader = None
     me = instance_id()
     body = {"status": "healthy" if healthy else "unhealthy", "instance_id": me, "is_leader": leader == me,
-            "leader": leader, "checks": checks}
+            "leader": leader, "checks": checks, "market_sessions": market_sessions_mode(),
+            "warnings": _warnings() if healthy else []}
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _warnings() -> list[dict]:
+    """Things ops should fix that do not make the instance unhealthy (e.g. a year without holidays)."""
+    try:
+        return calendar_warnings()
+    except DatabaseError:
+        return []
 
 
 def _not_ready(reason: str) -> JsonResponse:

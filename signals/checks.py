@@ -1,7 +1,10 @@
 """Checks shared by entries and pyramids, and the mapping from a failed check to an outcome.
 
-Order (Appendix A): age → pause → halt → state → pyramid gates → sizing → portfolio.  After the
-first failure the remaining state and gate checks still run, so ops see every reason.
+Order (Appendix A): age → market session → pause → halt → state → pyramid gates → sizing → portfolio.
+After the first failure the remaining state and gate checks still run, so ops see every reason.
+
+The session check sits right after the staleness checks: like them it is about the signal's moment,
+not about our state, and an order that cannot reach the exchange should not be sized at all.
 """
 
 from __future__ import annotations
@@ -9,15 +12,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 
 from portfolio.gates import Check
 from portfolio.models import PortfolioState
+from portfolio.selectors import next_market_open, sessions_enforced
 from positions.selectors import unresolved_intents
 from reconciliation.selectors import open_discrepancy_count
 from signals.models import SignalLog, SignalStatus
 from signals.payloads import parse_number
 
-REJECTING = {"stale_signal", "future_signal", "no_base_position", "layer_open", "position_not_open"}
+REJECTING = {"stale_signal", "future_signal", "market_closed", "no_base_position", "layer_open", "position_not_open"}
 REASON_FOR_CHECK = {"instrument_halted": "reconciliation_mismatch"}
 
 
@@ -46,6 +51,20 @@ def age_checks(signal: SignalLog) -> list[Check]:
         Check("future_signal", -age <= settings.PM_MAX_SIGNAL_FUTURE,
               {"ahead_seconds": round(-age, 3), "max_future_seconds": settings.PM_MAX_SIGNAL_FUTURE}),
     ]
+
+
+def session_check(signal: SignalLog) -> Check:
+    """Whether the signal's exchange is in session now (when orders would be sent, not at signal time).
+    Passes without a look at the calendar while sessions are not enforced (MARKET_SESSIONS=off)."""
+    if not sessions_enforced():
+        return Check("market_closed", True, {"enforced": False})
+    now = timezone.now()
+    exchange = signal.instrument.exchange
+    opens = next_market_open(exchange, now)
+    detail = {"exchange": exchange, "at": now.isoformat()}
+    if opens != now:
+        detail["next_open"] = opens.isoformat()
+    return Check("market_closed", opens == now, detail)
 
 
 def control_checks(*, state: PortfolioState, instrument: str) -> list[Check]:

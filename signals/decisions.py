@@ -28,13 +28,21 @@ from positions.selectors import (
 )
 from positions.services.lifecycle import STOP_HIT, positions_trail
 from positions.services.planning import EntryOrder, entry_plan, exit_plan
-from signals.checks import age_checks, checks_json, control_checks, first_failure, outcome_for, signal_number
+from signals.checks import (
+    age_checks,
+    checks_json,
+    control_checks,
+    first_failure,
+    outcome_for,
+    session_check,
+    signal_number,
+)
 from signals.models import SignalLog, SignalStatus, SignalType
 
 
 @dataclass
 class Decision:
-    status: str | None  # a terminal status, or None while orders are in flight
+    status: str | None  # a terminal status or ``held``, or None while orders are in flight
     reason: str = ""
     result: dict = field(default_factory=dict)
     position_ids: list[int] = field(default_factory=list)
@@ -108,7 +116,7 @@ def decide_base_entry(signal: SignalLog) -> Decision:
     instrument = signal.instrument
     state = locked_state()
     existing = live_position(instrument=instrument.code, layer=1)
-    checks = [*age_checks(signal), *control_checks(state=state, instrument=instrument.code),
+    checks = [*age_checks(signal), session_check(signal), *control_checks(state=state, instrument=instrument.code),
               Check("layer_open", existing is None, {"position_id": existing.pk if existing else None})]
     failure = first_failure(checks)
     if failure:
@@ -129,7 +137,7 @@ def decide_pyramid(signal: SignalLog) -> Decision:
     state = locked_state()
     base = open_base(instrument=instrument.code)
     existing = live_position(instrument=instrument.code, layer=layer)
-    checks = [*age_checks(signal), *control_checks(state=state, instrument=instrument.code),
+    checks = [*age_checks(signal), session_check(signal), *control_checks(state=state, instrument=instrument.code),
               Check("no_base_position", base is not None, {"base_position_id": base.pk if base else None}),
               Check("layer_open", existing is None, {"position_id": existing.pk if existing else None})]
     price = signal_number(signal, "price")
@@ -157,7 +165,9 @@ def decide_pyramid(signal: SignalLog) -> Decision:
 
 
 def decide_exit(signal: SignalLog) -> Decision:
-    """Exits are never blocked by age, the pause switch or a discrepancy."""
+    """Exits are never blocked by age, the pause switch or a discrepancy.  Outside the exchange session
+    an exit of open positions is ``held`` and runs at the next open (DESIGN §15.3); one with nothing to
+    close is rejected at once, as in session."""
     code = signal.instrument_id
     if signal.position == "ALL":
         targets = open_positions(instrument=code, lock=True)
@@ -168,6 +178,13 @@ def decide_exit(signal: SignalLog) -> Decision:
                                                           "open_position_ids": [p.pk for p in targets]})]
     if not targets:
         return _stop(checks, checks[0])
+    checks.append(session_check(signal))
+    if not checks[-1].passed:
+        return Decision(SignalStatus.HELD, "market_closed", {
+            "checks": checks_json(checks),
+            "held": {"at": checks[-1].detail["at"], "next_open": checks[-1].detail["next_open"],
+                     "position_ids": [p.pk for p in targets]},
+        })
     reason = (signal.payload.get("reason") or "").strip()
     price = signal_number(signal, "price")
     planned = [p.pk for p in targets if exit_plan(position=p, reason=reason, reference_price=price, signal=signal)]

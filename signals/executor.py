@@ -19,7 +19,7 @@ from reconciliation.services.orders import order_discrepancies_sync
 from signals.claims import claim_kept
 from signals.decisions import Decision, decide
 from signals.models import SignalLog, SignalStatus
-from signals.services.inbox import signal_claim_next, signal_finish, signal_release, signal_settle
+from signals.services.inbox import signal_claim_next, signal_finish, signal_hold, signal_release, signal_settle
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +75,11 @@ def _decide(claimed: SignalLog, me: str) -> Decision | None:
     if signal.status != SignalStatus.PROCESSING or signal.processed_by != me:
         return None  # handed back by the sweeper while we were away: not ours any more
     decision = decide(signal)
-    if decision.terminal:
+    if decision.status != SignalStatus.HELD and "held" in signal.result:
+        decision.result.setdefault("held", signal.result["held"])  # it waited for the open: keep the record
+    if decision.status == SignalStatus.HELD:
+        signal_hold(signal_id=signal.pk, reason=decision.reason, result=decision.result, instance=me)
+    elif decision.terminal:
         signal_finish(signal_id=signal.pk, status=decision.status, reason=decision.reason, result=decision.result,
                       instance=me, received_at=signal.received_at)
     return decision

@@ -24,8 +24,11 @@ class SignalStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected (contradicts state)"
     FAILED = "failed", "Failed at the broker"
     IGNORED = "ignored", "Ignored"
+    HELD = "held", "Held until the exchange opens"
 
 
+# ``held`` (an exit waiting for its exchange to open, DESIGN §15.3) is not terminal: the leader's
+# release_held_signals job returns it to ``accepted`` at the session open.
 TERMINAL_SIGNAL_STATUSES = (
     SignalStatus.EXECUTED,
     SignalStatus.BLOCKED,
@@ -62,7 +65,7 @@ class SignalLog(models.Model):
             models.Index(
                 fields=["instrument", "signal_timestamp", "id"],
                 name="signal_claim_queue",
-                condition=Q(status__in=["accepted", "processing"]),
+                condition=Q(status__in=["accepted", "processing", "held"]),
             ),
             models.Index(fields=["received_at", "id"], name="signal_received"),
             models.Index(fields=["status", "received_at"], name="signal_status_received"),

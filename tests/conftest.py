@@ -46,6 +46,17 @@ def _clean_process_state():
 
 
 @pytest.fixture
+def leader():
+    """This process holds the leader lease (its fencing epoch is ``leader.epoch``)."""
+    from core.leader import Lease
+
+    lease = Lease()
+    assert lease.ensure()
+    yield lease
+    lease.release()
+
+
+@pytest.fixture
 def eager_tasks():
     """Run Celery tasks in-process (the embedded mode's behaviour) for the duration of a test."""
     previous = celery_app.conf.task_always_eager
@@ -62,12 +73,28 @@ def seed_instruments() -> None:
         Instrument.objects.update_or_create(code=values["code"], defaults=values)
 
 
+def seed_market_calendar() -> None:
+    """The exchange sessions and 2026 holidays the data migration ships (transactional tests flush them),
+    and Christmas of the current year on both exchanges when that year has no list yet: a real holiday
+    every year, so the suite does not start warning "no holidays on record" each 1 January."""
+    from django.apps import apps
+
+    from portfolio.models import Holiday
+
+    importlib.import_module("portfolio.migrations.0005_market_calendar_2026").seed(apps, None)
+    year = timezone.now().year
+    for exchange in ("NFO", "MCX"):
+        if not Holiday.objects.filter(exchange=exchange, date__year=year).exists():
+            Holiday.objects.create(exchange=exchange, date=f"{year}-12-25", description="Christmas")
+
+
 @pytest.fixture
 def portfolio(db):
     """A ₹50,00,000 portfolio (the domain notes' worked examples use this equity)."""
     from portfolio.services import portfolio_initialise
 
     seed_instruments()
+    seed_market_calendar()
     state, _ = portfolio_initialise(capital="5000000", actor="test")
     return state
 
@@ -78,6 +105,7 @@ def live_portfolio(transactional_db, eager_tasks):
     from portfolio.services import portfolio_initialise
 
     seed_instruments()
+    seed_market_calendar()
     state, _ = portfolio_initialise(capital="5000000", actor="test")
     return state
 

@@ -1,5 +1,6 @@
-"""What must hold before an order may leave (DESIGN §15.1): the broker is in the mode we expect, and it
-counts the contract's quantity in the unit we send.  Either failing means nothing is sent.
+"""What must hold before an order may leave (DESIGN §15.1, §15.3): the exchange is in session, the
+broker is in the mode we expect, and it counts the contract's quantity in the unit we send.  Any of
+them failing means nothing is sent.
 
 * Analyzer mode: OpenAlgo's sandbox answers with simulated fills; booking those as real would be a
   lie, and live orders in a sandbox that ops expect would be one too.  Read at most once a minute.
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from core.alerts import alert
+from portfolio.selectors import next_market_open
 from positions.broker import Broker, BrokerError
 from positions.models import BrokerContract, OrderIntent
 
@@ -56,9 +59,17 @@ def contract_lot_size(*, broker: Broker, symbol: str, exchange: str) -> int:
     return contract.lot_size
 
 
+def session_blocker(exchange: str) -> str | None:
+    """``market_closed`` outside the exchange's session (while sessions are enforced, DESIGN §15.3)."""
+    now = timezone.now()
+    opens = next_market_open(exchange, now)
+    return None if opens == now else f"market_closed: {exchange} opens at {opens.isoformat()}"
+
+
 def sending_blocker(*, intent: OrderIntent, broker: Broker) -> str | None:
-    """Why this intent must not be sent (None: it may): the broker's mode, or its lot size."""
-    blocker = analyzer_blocker(broker)
+    """Why this intent must not be sent (None: it may): the exchange's session, the broker's mode, or
+    its lot size."""
+    blocker = session_blocker(intent.exchange) or analyzer_blocker(broker)
     if blocker:
         return blocker
     instrument = intent.position.instrument

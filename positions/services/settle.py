@@ -19,6 +19,7 @@ from django.utils import timezone
 from core.alerts import alert
 from core.faults import fault_point
 from core.locks import LockBusy, named_lock
+from portfolio.selectors import next_market_open
 from positions import legs
 from positions.broker import Broker
 from positions.models import IntentStatus, OrderIntent, Position, PositionStatus
@@ -160,6 +161,12 @@ def _pace(position: Position, step: legs.Step, now, inline_retries: bool) -> Set
     now = now or timezone.now()
     if position.retry_at is not None and position.retry_at > now:
         return _pending(position, step)
+    if position.retry_at is None and _reason(step.reason) == "market_closed":
+        opens = next_market_open(position.instrument.exchange, now)
+        if opens > now:  # no point before the open; no alert either: nothing is wrong
+            lifecycle.position_retry_note(position_id=position.pk, retry_at=opens, error=step.reason)
+            position.refresh_from_db()
+            return _pending(position, step)
     inline = inline_retries and position.retry_count < len(INLINE_RETRY_DELAYS)
     if position.retry_at is None and not inline:
         index = min(max(0, position.retry_count - len(INLINE_RETRY_DELAYS)), len(RETRY_DELAYS) - 1)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portfolio', '0004_instrument_execution_style'),
+        ('portfolio', '0006_instrument_execution_style'),
         ('positions', '0002_broker_edge'),
         ('reconciliation', '0001_initial'),
     ]

@@ -4,7 +4,8 @@ operation, check the books, reconcile with the broker, and only then let queued 
 Steps, each recorded in the run's report (a failing step is recorded and the next still runs):
 
 1. orphaned signal locks (owners without heartbeat) are removed;
-2. held positions are validated — problems become warnings, nothing is changed;
+2. held positions are validated — problems become warnings, nothing is changed; so is a year with no
+   holidays on record for an exchange we trade (DESIGN §15.3);
 3. incomplete work is listed, then resolved with the stuck-work sweeper: never-sent work whose claim
    expired is released back to the queue, sent orders are looked up at the broker (never resent)
    and their positions and signals settled.  Work still claimed by a live worker is left to it;
@@ -35,7 +36,7 @@ from positions.broker.factory import get_broker
 from reconciliation.models import ReconciliationOutcome, RunTrigger
 from reconciliation.services.reconcile import reconciliation_run
 from recovery.models import RecoveryRun
-from recovery.selectors import held_position_facts, incomplete_work
+from recovery.selectors import calendar_warnings, held_position_facts, incomplete_work
 from recovery.services.sweeper import kick_accepted, sweep
 from recovery.services.validation import EXCHANGE_TIMEZONE, position_warnings
 
@@ -64,6 +65,7 @@ def recovery_run(*, trigger: str, broker: Broker | None = None, now: datetime | 
     today = timezone.now().astimezone(EXCHANGE_TIMEZONE).date()
     for facts in step("validation", held_position_facts) or []:
         warnings.extend(position_warnings(facts, today=today))
+    warnings.extend(step("calendar", lambda: calendar_warnings(today=today)) or [])
     report["found"] = step("find_incomplete", incomplete_work) or {}
     report["resolved"] = step("resolve_incomplete", lambda: sweep(broker=broker, now=now, kick=False)) or {}
     remaining = step("find_remaining", incomplete_work) or {}

@@ -1,8 +1,10 @@
 """Every write of a ``SignalLog``: the one owner of the signal state machine (DESIGN §6).
 
     (new) ──insert──► accepted ──claim──► processing ──finish──► executed | blocked | rejected | failed
-                          ▲                   │                 ignored
-                          └─────release───────┘   failed (outcome unknown) ──settle──► executed | failed
+                        ▲ ▲                   │ │               ignored
+                        │ └─────release───────┘ │   failed (outcome unknown) ──settle──► executed | failed
+                        │                       hold (exit, exchange closed)
+                        └──requeue at the open── held
 
 The insert is the dedup (DESIGN §2): ``INSERT … ON CONFLICT (fingerprint) DO NOTHING RETURNING id``
 commits the signal or reports that it already exists.  Nothing else decides whether a signal is new;
@@ -21,6 +23,8 @@ from django.utils import timezone
 
 from core import metrics
 from core.locks import instrument_lock
+from portfolio.models import Instrument
+from portfolio.selectors import market_open
 from portfolio.services import statistics_bump
 from positions.selectors import has_queue_holding_intents
 from signals.models import TERMINAL_SIGNAL_STATUSES, SignalLog, SignalStatus
@@ -76,6 +80,11 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
     Runs under the instrument lock, so at most one signal per instrument is ``processing`` and the
     executor follows signal-time order whichever worker runs it.  Unresolved order intents (an
     unclear broker outcome) hold the queue until recovery resolves them.
+
+    ``held`` exits queue with the accepted signals: once the exchange is open the oldest of them is
+    claimed even before the leader's job has re-queued it, so a signal arriving right after the open
+    never overtakes an exit held overnight.  While the exchange is closed they are stepped over (bars
+    still trail stops; entries are rejected; later exits are held behind them).
     """
     with transaction.atomic():
         instrument_lock(instrument)
@@ -86,12 +95,11 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
         # No SKIP LOCKED: claimers are already serialized by the instrument lock, and the only other
         # row lock on an accepted signal is a duplicate delivery's brief counter update — skipping
         # over it would leave the signal unclaimed.
-        signal = (
-            SignalLog.objects.select_for_update()
-            .filter(instrument_id=instrument, status=SignalStatus.ACCEPTED)
-            .order_by("signal_timestamp", "id")
-            .first()
-        )
+        queue = SignalLog.objects.select_for_update().filter(instrument_id=instrument).order_by("signal_timestamp", "id")
+        signal = queue.filter(status__in=[SignalStatus.ACCEPTED, SignalStatus.HELD]).first()
+        if signal is not None and signal.status == SignalStatus.HELD and not market_open(
+                Instrument.objects.values_list("exchange", flat=True).get(pk=instrument)):
+            signal = queue.filter(status=SignalStatus.ACCEPTED).first()
         if signal is None:
             return None
         now = timezone.now()
@@ -118,6 +126,30 @@ def signal_finish(*, signal_id: int, status: str, reason: str = "", result: dict
         metrics.signals_by_status.labels(status=status).inc()
         log.info("signal_finished", signal_id=signal_id, status=status, reason=reason)
     return bool(updated)
+
+
+def signal_hold(*, signal_id: int, reason: str, result: dict, instance: str) -> bool:
+    """processing → held: an exit waiting for its exchange to open (DESIGN §15.3).  Not an outcome, so
+    nothing is counted; the signal is counted once, when it finally finishes."""
+    updated = SignalLog.objects.filter(pk=signal_id, status=SignalStatus.PROCESSING).update(
+        status=SignalStatus.HELD, reason=reason[:64], result=result, processed_by=instance or F("processed_by"),
+        claim_expires_at=None,
+    )
+    if updated:
+        log.info("signal_held", signal_id=signal_id, reason=reason)
+    return bool(updated)
+
+
+def signal_requeue_held(*, instruments: list[str]) -> list[int]:
+    """held → accepted for ``instruments`` (their exchange is open): the executor then runs them in
+    signal-time order, ahead of anything later.  Returns the ids re-queued."""
+    ids = list(SignalLog.objects.filter(instrument_id__in=instruments, status=SignalStatus.HELD)
+               .order_by("signal_timestamp", "id").values_list("pk", flat=True))
+    if ids:
+        SignalLog.objects.filter(pk__in=ids, status=SignalStatus.HELD).update(
+            status=SignalStatus.ACCEPTED, reason="")
+        log.info("held_signals_requeued", signal_ids=ids, instruments=sorted(set(instruments)))
+    return ids
 
 
 PENDING_OUTCOMES = frozenset({"waiting", "exit_pending", "unwinding"})  # positions.services.settle's

@@ -55,6 +55,7 @@ def test_production_config_parses():
         ("DJANGO_DEBUG", "maybe"),
         ("LOG_FORMAT", "xml"),
         ("WEBHOOK_SECRET", "short"),
+        ("MARKET_SESSIONS", "sometimes"),
     ],
 )
 def test_malformed_variable_is_named(name, value):
@@ -79,6 +80,16 @@ def test_openalgo_broker_requires_url_and_key():
     with pytest.raises(ConfigError) as excinfo:
         load({**PRODUCTION, "BROKER": "openalgo", "OPENALGO_URL": "http://127.0.0.1:5000"})
     assert excinfo.value.name == "OPENALGO_API_KEY"
+
+
+def test_market_sessions_follow_the_broker_unless_set():
+    openalgo = {**PRODUCTION, "BROKER": "openalgo", "OPENALGO_URL": "https://oa.example", "OPENALGO_API_KEY": "k"}
+    assert load({}).market_sessions is False  # the embedded demo trades at any hour
+    assert load(PRODUCTION).market_sessions is False  # paper broker
+    assert load(openalgo).market_sessions is True
+    assert load({**openalgo, "MARKET_SESSIONS": "off"}).market_sessions is False
+    assert load({**PRODUCTION, "MARKET_SESSIONS": "ON"}).market_sessions is True
+    assert load({**openalgo, "MARKET_SESSIONS": " "}).market_sessions is True  # empty: the default
 
 
 def test_start_up_stops_on_malformed_database_url():

@@ -81,8 +81,7 @@ class Endpoints:
             if quantity % int(details["lotsize"]):
                 return f"Quantity should be a multiple of lot size ({details['lotsize']})"
         if self.cfg.sessions:
-            holidays = self._holidays.get(exchange, set()) | self._holidays.get(None, set())
-            closed = session_refusal(exchange, self.now(), holidays)
+            closed = session_refusal(exchange, self.now(), self.holidays_of(exchange))
             if closed:
                 return closed
         if pricetype not in ("MARKET", "LIMIT"):

@@ -16,7 +16,8 @@ Control API (methods; ``openalgo_server`` lists the matching ``/_fake/`` HTTP en
   set_price(symbol, price)                last price; resting LIMIT orders it reaches fill
   set_fault(endpoint, mode, count=1, **params) / clear_faults()
   set_clock(at | None, running=False) / now()   exchange clock (IST; naive = IST)
-  set_holidays(days, exchange=None)       holiday dates (None: every exchange)
+  set_holidays(days, exchange=None, closed="full")  holiday dates (None: every exchange); closed =
+                                          full | morning | evening (MCX partial holidays)
   add_symbol(symbol, exchange, lotsize, **details)   a contract the catalogue lacks
   plan_fills(now, rest="later", after=None, symbol=None, count=1) / clear_plans()
   fill_pending(order_id=None) / fill_order(order_id, quantity=None) / cancel_remainder(order_id)
@@ -39,6 +40,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from portfolio.sessions import CLOSURES
 from tests.fakes.openalgo_api import Endpoints, Reply, error
 from tests.fakes.openalgo_config import FRIENDLY, FakeConfig, apply, make_config
 from tests.fakes.openalgo_faults import (
@@ -109,7 +111,7 @@ class OpenAlgoBook(Endpoints):
             self._pending: dict[int, dict] = {}
             self._next_pending = 1
             self._clock: tuple[datetime, float, bool] | None = None
-            self._holidays: dict[str | None, set[date]] = {}
+            self._holidays: dict[str | None, dict[date, str]] = {}
             self._symbols: dict[tuple[str, str], dict] = {}
 
     def set_clock(self, at: datetime | str | None, running: bool = False) -> None:
@@ -131,9 +133,17 @@ class OpenAlgoBook(Endpoints):
             at, since, running = self._clock
             return at + timedelta(seconds=time.monotonic() - since) if running else at
 
-    def set_holidays(self, days: list, exchange: str | None = None) -> None:
+    def set_holidays(self, days: list, exchange: str | None = None, closed: str = "full") -> None:
+        if closed not in CLOSURES:
+            raise ValueError(f"closed must be one of {CLOSURES}, got {closed!r}")
         with self._lock:
-            self._holidays[exchange] = {d if isinstance(d, date) else date.fromisoformat(str(d)) for d in days}
+            self._holidays[exchange] = {d if isinstance(d, date) else date.fromisoformat(str(d)): closed
+                                        for d in days}
+
+    def holidays_of(self, exchange: str) -> dict[date, str]:
+        """Holidays of ``exchange``: those set for every exchange, then its own (which win)."""
+        with self._lock:
+            return {**self._holidays.get(None, {}), **self._holidays.get(exchange, {})}
 
     def add_symbol(self, symbol: str, exchange: str, lotsize: int, **details: Any) -> None:
         with self._lock:
@@ -288,7 +298,8 @@ class OpenAlgoBook(Endpoints):
                 "requests": dict(self._requests),
                 "bodies": {e: [dict(b) for b in bs] for e, bs in self._bodies.items()},
                 "clock": self.now().isoformat(),
-                "holidays": {str(e): sorted(str(d) for d in ds) for e, ds in self._holidays.items()},
+                "holidays": {str(e): sorted(str(d) if kind == "full" else f"{d} {kind}" for d, kind in ds.items())
+                             for e, ds in self._holidays.items()},
             }
 
     # ------------------------------------------------------------------ one API request

@@ -2,8 +2,8 @@
 the Zerodha order-status mapping (with its stale-status quirk).
 
 Learnt from OpenAlgo's source (marketcalls/openalgo: ``restx_api/*schema*.py``,
-``database/symbol.py``, ``broker/zerodha/mapping/order_data.py``); no code is copied.  Stdlib only,
-no state: everything here is a function of its arguments.
+``database/symbol.py``, ``broker/zerodha/mapping/order_data.py``); no code is copied.  Stdlib only
+(plus the application's pure session rules), no state: everything here is a function of its arguments.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import re
 import zlib
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Mapping
+
+from portfolio.sessions import DEFAULT_RULES, FULL, ExchangeCalendar, SessionRules, is_open
 
 IST = timezone(timedelta(hours=5, minutes=30))
 
@@ -179,46 +181,33 @@ def contract(symbol: str, exchange: str, *, mcx_quantity: str = "lots",
 
 
 # ------------------------------------------------------------------ exchange sessions
+# The session rules are the application's own pure module (portfolio/sessions.py: stdlib only, no
+# Django), so the fake refuses an order exactly when the application would hold it.  NFO and MCX use
+# the shipped defaults; the other exchanges OpenAlgo knows get plain weekday sessions.
 
-_SESSIONS = {"NFO": (time(9, 15), time(15, 30)), "NSE": (time(9, 15), time(15, 30)),
-             "BFO": (time(9, 15), time(15, 30)), "BSE": (time(9, 15), time(15, 30)),
-             "CDS": (time(9, 0), time(17, 0)), "BCD": (time(9, 0), time(17, 0))}
-MCX_OPEN, MCX_CLOSE, MCX_CLOSE_US_DST = time(9, 0), time(23, 30), time(23, 55)
-
-
-def us_daylight_saving(day: date) -> bool:
-    """US DST runs from the second Sunday of March to the first Sunday of November (the switch at
-    2 a.m. US time falls on a Sunday in IST too, when MCX is closed)."""
-    start = _nth_sunday(day.year, 3, 2)
-    end = _nth_sunday(day.year, 11, 1)
-    return start <= day < end
+_OTHER_SESSIONS = {"NSE": SessionRules(time(9, 15), time(15, 30)), "BFO": SessionRules(time(9, 15), time(15, 30)),
+                   "BSE": SessionRules(time(9, 15), time(15, 30)), "CDS": SessionRules(time(9, 0), time(17, 0)),
+                   "BCD": SessionRules(time(9, 0), time(17, 0))}
+SESSION_RULES = {**_OTHER_SESSIONS, **DEFAULT_RULES}
+CLOSED_MESSAGE = "Markets are closed right now. Use GTT for placing long standing orders instead."
 
 
-def _nth_sunday(year: int, month: int, n: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(6 - first.weekday()) % 7 + 7 * (n - 1))
-
-
-def session_hours(exchange: str, day: date) -> tuple[time, time] | None:
-    """(open, close) IST on ``day`` ignoring holidays; None for an exchange without a session rule."""
-    if exchange == "MCX":
-        return MCX_OPEN, MCX_CLOSE_US_DST if us_daylight_saving(day) else MCX_CLOSE
-    return _SESSIONS.get(exchange)
-
-
-def session_refusal(exchange: str, at: datetime, holidays: set[date]) -> str | None:
-    """Why an order for ``exchange`` at ``at`` is refused (None: the session is open)."""
-    local = at.astimezone(IST)
-    day = local.date()
-    hours = session_hours(exchange, day)
-    if hours is None:
+def session_calendar(exchange: str, holidays: Mapping[date, str] | set[date] = frozenset()) -> ExchangeCalendar | None:
+    """The exchange's calendar with ``holidays`` (dates close the whole day, or date → full | morning |
+    evening); None for an exchange without a session rule (orders there are never refused)."""
+    rules = SESSION_RULES.get(exchange)
+    if rules is None:
         return None
-    if day.weekday() >= 5 or day in holidays:
-        return "Markets are closed right now. Use GTT for placing long standing orders instead."
-    opens, closes = hours
-    if not opens <= local.time() < closes:
-        return "Markets are closed right now. Use GTT for placing long standing orders instead."
-    return None
+    closures = dict(holidays) if isinstance(holidays, Mapping) else dict.fromkeys(holidays, FULL)
+    return ExchangeCalendar(exchange=exchange, rules=rules, closures=closures)
+
+
+def session_refusal(exchange: str, at: datetime, holidays: Mapping[date, str] | set[date] = frozenset()) -> str | None:
+    """Why an order for ``exchange`` at ``at`` is refused (None: the session is open)."""
+    calendar = session_calendar(exchange, holidays)
+    if calendar is None or is_open(calendar, at):
+        return None
+    return CLOSED_MESSAGE
 
 
 # ------------------------------------------------------------------ Zerodha order-status mapping

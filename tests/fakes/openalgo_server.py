@@ -16,7 +16,8 @@ Control (no api key; JSON bodies; every answer is {"status": "success", ...} or 
   POST /_fake/fault                 {"endpoint", "mode", "count" (null: until cleared), ...params}
   POST /_fake/clear_faults          {}
   POST /_fake/clock                 {"at": ISO text | null, "running"?: bool}  -> {"now"}
-  POST /_fake/holidays              {"dates": ["YYYY-MM-DD", ...], "exchange"?: "NFO" | null}
+  POST /_fake/holidays              {"dates": ["YYYY-MM-DD", ...], "exchange"?: "NFO" | null,
+                                     "closed"?: "full" | "morning" | "evening"}
   POST /_fake/symbol                {"symbol", "exchange", "lotsize", ...details}
   POST /_fake/plan_fills            {"now", "rest"?: later|never|cancel, "after"?, "symbol"?, "count"?}
   POST /_fake/clear_plans           {}
@@ -191,7 +192,7 @@ class FakeOpenAlgo(OpenAlgoBook):
         return {"now": self.now().isoformat()}
 
     def _control_holidays(self, b: dict) -> None:
-        self.set_holidays(list(b["dates"]), b.get("exchange"))
+        self.set_holidays(list(b["dates"]), b.get("exchange"), b.get("closed") or "full")
 
     def _control_symbol(self, b: dict) -> None:
         self.add_symbol(**b)

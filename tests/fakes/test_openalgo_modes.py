@@ -158,14 +158,14 @@ def test_unknown_contracts_are_refused_and_tests_may_add_contracts(fake):
     (datetime(2026, 1, 7, 15, 30), "NFO", False),
     (datetime(2026, 1, 7, 8, 59), "MCX", False),
     (datetime(2026, 1, 7, 9, 0), "MCX", True),
-    (datetime(2026, 1, 7, 23, 29), "MCX", True),
-    (datetime(2026, 1, 7, 23, 30), "MCX", False),  # winter: US standard time
-    (datetime(2026, 7, 8, 23, 54), "MCX", True),  # summer: US daylight saving time, to 23:55
-    (datetime(2026, 7, 8, 23, 55), "MCX", False),
-    (datetime(2026, 3, 6, 23, 40), "MCX", False),  # Friday before the US switch (Sunday 8 March)
-    (datetime(2026, 3, 9, 23, 40), "MCX", True),  # the Monday after it
-    (datetime(2026, 10, 30, 23, 40), "MCX", True),  # last Friday of US DST (ends Sunday 1 November)
-    (datetime(2026, 11, 2, 23, 40), "MCX", False),
+    (datetime(2026, 1, 7, 23, 54), "MCX", True),  # winter: US standard time, to 23:55
+    (datetime(2026, 1, 7, 23, 55), "MCX", False),
+    (datetime(2026, 7, 8, 23, 29), "MCX", True),  # summer: US daylight saving time, to 23:30
+    (datetime(2026, 7, 8, 23, 30), "MCX", False),
+    (datetime(2026, 3, 6, 23, 40), "MCX", True),  # Friday before the US switch (Sunday 8 March)
+    (datetime(2026, 3, 9, 23, 40), "MCX", False),  # the Monday after it
+    (datetime(2026, 10, 30, 23, 40), "MCX", False),  # last Friday of US DST (ends Sunday 1 November)
+    (datetime(2026, 11, 2, 23, 40), "MCX", True),
     (datetime(2026, 1, 10, 11, 0), "MCX", False),  # Saturday
     (datetime(2026, 1, 11, 11, 0), "NFO", False),  # Sunday
 ])
@@ -198,6 +198,20 @@ def test_a_running_clock_moves_on_and_modify_outside_the_session_is_refused(fake
               "pricetype": "LIMIT", "quantity": "30", "disclosed_quantity": "0", "trigger_price": "0"}
     wait_for(lambda: fake.now().time() >= datetime(2026, 1, 7, 15, 30).time())
     assert api(fake.url, "modifyorder", orderid=oid, price="60", **fields).status_code == 400
+
+
+def test_partial_holidays_close_one_mcx_session(fake):
+    fake.set_holidays(["2026-03-03"], "MCX", closed="morning")  # Holi: the evening session trades
+    fake.set_clock(datetime(2026, 3, 3, 11, 0))
+    assert order(fake.url).status_code == 400
+    fake.set_clock(datetime(2026, 3, 3, 17, 0))
+    assert order(fake.url).status_code == 200
+    control(fake.url, "holidays", dates=["2026-01-01"], exchange="MCX", closed="evening")  # New Year
+    fake.set_clock(datetime(2026, 1, 1, 16, 59))
+    assert order(fake.url).status_code == 200
+    fake.set_clock(datetime(2026, 1, 1, 17, 0))
+    assert order(fake.url).status_code == 400
+    assert fake.state()["holidays"] == {"MCX": ["2026-01-01 evening"]}
 
 
 def test_sessions_switch_off_explicitly():

@@ -93,11 +93,24 @@ def test_ledger_rejects_broken_chain_and_second_pnl_booking():
 
 
 def test_holiday_unique_per_exchange_and_instrument_parameters_positive():
-    Holiday.objects.create(exchange="MCX", date="2026-01-26")
-    Holiday.objects.create(exchange="NFO", date="2026-01-26")
-    _violates(lambda: Holiday.objects.create(exchange="MCX", date="2026-01-26"))
-    _violates(lambda: Holiday.objects.create(exchange="NYSE", date="2026-01-27"))
+    Holiday.objects.create(exchange="MCX", date="2030-01-28")  # 2026 is seeded by a migration
+    Holiday.objects.create(exchange="NFO", date="2030-01-28")
+    _violates(lambda: Holiday.objects.create(exchange="MCX", date="2030-01-28"))
+    _violates(lambda: Holiday.objects.create(exchange="NYSE", date="2030-01-29"))
+    _violates(lambda: Holiday.objects.create(exchange="MCX", date="2030-01-30", closed="noon"))
     _violates(lambda: Instrument.objects.filter(code="COPPER").update(point_value=0))
+
+
+def test_session_times_are_checked_by_the_database():
+    from datetime import time
+
+    from portfolio.models import ExchangeSession, SpecialSession
+
+    _violates(lambda: ExchangeSession.objects.filter(exchange="NFO").update(closes=time(9, 0)))
+    _violates(lambda: ExchangeSession.objects.filter(exchange="MCX").update(evening_opens=time(8, 0)))
+    _violates(lambda: SpecialSession.objects.create(exchange="NFO", date="2030-02-03", opens=time(9, 15)))
+    _violates(lambda: SpecialSession.objects.create(exchange="NFO", date="2030-02-03", opens=time(10),
+                                                    closes=time(9)))
 
 
 def test_seeded_instruments_match_the_design_table():

@@ -242,3 +242,38 @@ def test_expiry_for_month_is_the_last_trading_day_on_or_before_the_rule_day(para
     nominal = expiry_for_month(rule=params.expiry_rule, year=year, month=month, calendar=TradingCalendar(frozenset()))
     assert calendar.is_trading_day(expiry) and expiry <= nominal
     assert calendar.trading_days_between(expiry, nominal + timedelta(days=1)) == 0
+
+
+# --- the calendar factory sees the Holiday table (shipped lists and imports) ------------------------
+
+
+@pytest.mark.django_db
+def test_trading_calendar_sees_imported_holidays_and_moves_the_expiry():
+    from portfolio.calendar_services import holidays_import
+    from positions.selectors import trading_calendar
+
+    def gold_january_2027():
+        return expiry_for_month(rule="fifth", year=2027, month=1, calendar=trading_calendar("MCX"))
+
+    assert gold_january_2027() == date(2027, 1, 5)  # a Tuesday
+    holidays_import(text="MCX,2027-01-05,Test closure on an expiry day\n", actor="test")
+    assert gold_january_2027() == date(2027, 1, 4)
+    assert next_expiry(params=GOLD_MINI, on_or_after=date(2027, 1, 5), calendar=trading_calendar("MCX")) == \
+        date(2027, 2, 5)
+
+
+@pytest.mark.django_db
+def test_the_shipped_2026_lists_move_expiries_and_an_evening_only_closure_does_not():
+    from portfolio.calendar_services import holidays_import
+    from positions.selectors import trading_calendar
+    from tests.conftest import seed_market_calendar
+
+    seed_market_calendar()
+    nfo, mcx = trading_calendar("NFO"), trading_calendar("MCX")
+    # Bank Nifty: last Tuesdays 31 Mar (Mahavir Jayanti) and 24 Nov (Guru Nanak Jayanti) are NSE holidays.
+    assert expiry_for_month(rule="last_tuesday", year=2026, month=3, calendar=nfo) == date(2026, 3, 30)
+    assert expiry_for_month(rule="last_tuesday", year=2026, month=11, calendar=nfo) == date(2026, 11, 23)
+    # Copper, 31 Mar: MCX closes only the morning session, and that moves an expiry too.
+    assert expiry_for_month(rule="last_day", year=2026, month=3, calendar=mcx) == date(2026, 3, 30)
+    holidays_import(text="MCX,2027-02-05,Evening closed only,evening\n", actor="test")
+    assert expiry_for_month(rule="fifth", year=2027, month=2, calendar=trading_calendar("MCX")) == date(2027, 2, 5)

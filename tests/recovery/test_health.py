@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from unittest import mock
 
 import pytest
+import time_machine
 from django.db import OperationalError
 
 from core.redis_client import breaker
 from core.runtime import runtime
+from portfolio.sessions import IST
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +22,30 @@ def test_health_reports_every_dependency(client, portfolio):
     assert set(body["checks"]) == {"database", "redis", "broker"}
     assert all(check["status"] == "ok" and check["latency_ms"] >= 0 for check in body["checks"].values())
     assert body["instance_id"].startswith("pytest:") and body["is_leader"] is False
+
+
+def test_health_says_whether_market_sessions_are_enforced(client, portfolio, settings):
+    settings.PM_MARKET_SESSIONS = False
+    body = client.get("/health").json()
+    assert body["market_sessions"] == "off" and body["warnings"] == []
+    settings.PM_MARKET_SESSIONS = True
+    assert client.get("/health").json()["market_sessions"] == "enforced"
+
+
+@time_machine.travel(datetime(2026, 12, 20, 12, 0, tzinfo=IST))
+def test_a_year_without_holidays_is_a_health_warning(client, portfolio):
+    from portfolio.models import Holiday
+    from tests.factories import make_position
+
+    assert client.get("/health").json()["warnings"] == []  # 2026 is shipped for both exchanges
+    make_position("GOLD_MINI", layer=1, status="open", expiry=date(2027, 1, 5))  # expires in 2027
+    body = client.get("/health").json()
+    assert body["status"] == "healthy" and [(w["exchange"], w["year"]) for w in body["warnings"]] == [("MCX", 2027)]
+    assert body["warnings"][0]["check"] == "holidays_missing" and "import_holidays" in body["warnings"][0]["detail"]
+    Holiday.objects.create(exchange="MCX", date=date(2027, 1, 26), description="Republic Day")
+    assert client.get("/health").json()["warnings"] == []
+    Holiday.objects.filter(exchange="NFO").delete()  # no position on NFO: the current year is still needed
+    assert [(w["exchange"], w["year"]) for w in client.get("/health").json()["warnings"]] == [("NFO", 2026)]
 
 
 def test_redis_down_is_reported_but_not_fatal(client, portfolio, settings):

@@ -9,7 +9,6 @@ import pytest
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from core.leader import Lease
 from core.locks import named_lock
 from core.models import InstanceMetadata, JobRun
 from recovery.jobs import JOBS, job_run, period_key
@@ -17,14 +16,6 @@ from recovery.schedule import periodic_tasks_sync
 from tests.factories import make_signal
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def leader():
-    lease = Lease()
-    assert lease.ensure()
-    yield lease
-    lease.release()
 
 
 def test_period_key_rounds_to_the_nearest_interval():

@@ -173,6 +173,19 @@ def test_positions_are_validated_into_warnings(live_portfolio):
     assert RecoveryRun.objects.get().warnings == run.warnings  # stored
 
 
+def test_a_year_without_holidays_is_a_recovery_warning(live_portfolio):
+    from portfolio.models import Holiday
+    from tests.factories import make_position
+
+    assert not [w for w in recovery_run(trigger="command").warnings if w["check"] == "holidays_missing"]
+    year = timezone.now().year + 1
+    make_position("COPPER", 1, lots=1, expiry=f"{year}-01-29")  # a position expiring next year
+    Holiday.objects.filter(exchange="MCX", date__year=year).delete()
+    run = recovery_run(trigger="command")
+    missing = [w for w in run.warnings if w["check"] == "holidays_missing"]
+    assert [(w["exchange"], w["year"]) for w in missing] == [("MCX", year)]
+
+
 def test_rollovers_in_progress_are_reported(live_portfolio):
     from tests.factories import make_position
 

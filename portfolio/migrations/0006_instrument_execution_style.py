@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portfolio', '0003_seed_instruments'),
+        ('portfolio', '0005_market_calendar_2026'),
     ]
 
     operations = [
