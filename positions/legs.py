@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PENDING, WORKING, DONE = "pending", "working", "done"
+WITHDRAWN = "not sent: its first leg filled nothing"  # the error of a second leg cancelled by CANCEL
 
 # Step kinds.
 SEND = "send"          # send the pending order ``order_id`` with ``quantity`` (resized when it differs)
@@ -47,6 +48,12 @@ class Order:
     state: str  # pending | working | done
     error: str = ""
 
+    @property
+    def fell_short(self) -> bool:
+        """Done with less than its quantity filled — refused, cancelled, lost — but not a second leg
+        withdrawn because its first leg filled nothing (that one never had its chance)."""
+        return self.state == DONE and self.filled < self.quantity and self.error != WITHDRAWN
+
 
 @dataclass(frozen=True)
 class Step:
@@ -69,7 +76,7 @@ def _of(orders: list[Order], leg: str, purpose: str) -> list[Order]:
 
 def _reason(orders: list[Order]) -> str:
     """Why the last done order of these fell short (its error), for the caller's outcome."""
-    short = [o for o in orders if o.state == DONE and o.filled < o.quantity]
+    short = [o for o in orders if o.fell_short]
     return short[-1].error if short else ""
 
 
@@ -107,7 +114,7 @@ def entry_step(*, legs: tuple[str, ...], orders: list[Order]) -> Step:
         return going
     excess = bought - _filled(orders, "PE", "entry") - _filled(orders, "CE", "reversal")
     if excess > 0:
-        kind = RETRY if any(o.state == DONE and o.filled < o.quantity for o in reversals) else CREATE
+        kind = RETRY if any(o.fell_short for o in reversals) else CREATE
         return Step(kind, leg="CE", action="SELL", purpose="reversal", quantity=excess, reason=_reason(puts + reversals))
     paired = _filled(orders, "PE", "entry")
     return Step(OPEN, quantity=paired) if paired else Step(FAIL, reason=_reason(puts))
@@ -136,7 +143,7 @@ def exit_step(*, legs: tuple[str, ...], quantity: int, orders: list[Order]) -> S
     if going:
         return going
     if sold < done_first:
-        kind = RETRY if any(o.state == DONE and o.filled < o.quantity for o in calls) else CREATE
+        kind = RETRY if any(o.fell_short for o in calls) else CREATE
         return Step(kind, leg="CE", action="SELL", purpose="exit", quantity=done_first - sold, reason=_reason(calls))
     return Step(BOOK, quantity=done_first)
 

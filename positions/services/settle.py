@@ -50,6 +50,11 @@ class Settlement:
     def succeeded(self) -> bool:
         return self.outcome in (OPENED, CLOSED)
 
+    @property
+    def waits_for_open(self) -> bool:
+        """An exit the closed exchange would not take yet: queued for the next open, not a failure."""
+        return self.outcome == EXIT_PENDING and self.reason == "market_closed"
+
 
 def position_drive(*, position_id: int, broker: Broker, now: datetime | None = None,
                    inline_retries: bool = True) -> Settlement:
@@ -88,7 +93,7 @@ def _drive(position_id: int, broker: Broker, now: datetime | None, inline_retrie
             _send(position, step, broker)
         elif step.kind == legs.CANCEL:
             intents_cancel_pending(intents=[OrderIntent.objects.get(pk=step.order_id)],
-                                   error="not sent: its first leg filled nothing")
+                                   error=legs.WITHDRAWN)
         elif step.kind in (legs.CREATE, legs.RETRY):
             pacing = _pace(position, step, now, inline_retries)
             if pacing is not None:
@@ -165,6 +170,7 @@ def _pace(position: Position, step: legs.Step, now, inline_retries: bool) -> Set
         opens = next_market_open(position.instrument.exchange, now)
         if opens > now:  # no point before the open; no alert either: nothing is wrong
             lifecycle.position_retry_note(position_id=position.pk, retry_at=opens, error=step.reason)
+            log.info("orders_wait_for_open", position_id=position.pk, purpose=step.purpose, opens=opens.isoformat())
             position.refresh_from_db()
             return _pending(position, step)
     inline = inline_retries and position.retry_count < len(INLINE_RETRY_DELAYS)

@@ -156,8 +156,9 @@ PENDING_OUTCOMES = frozenset({"waiting", "exit_pending", "unwinding"})  # positi
 
 
 def outcome_of(settlements) -> tuple[str, str]:
-    """(status, reason) of a signal whose orders settled as ``settlements``."""
-    failed = [s for s in settlements if not s.succeeded]
+    """(status, reason) of a signal whose orders settled as ``settlements``.  An exit queued for the
+    exchange's next open is not a failure: it is what DESIGN §15.3 asks for."""
+    failed = [s for s in settlements if not (s.succeeded or s.waits_for_open)]
     if not failed:
         return SignalStatus.EXECUTED, ""
     return SignalStatus.FAILED, failed[0].reason or "broker_rejected"

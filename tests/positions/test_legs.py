@@ -74,7 +74,7 @@ def _apply(book: Book, step: legs.Step) -> None:
         book.send(index, step.quantity)
     elif step.kind == legs.CANCEL:
         index = next(i for i, o in enumerate(book.orders) if o.id == step.order_id)
-        book.orders[index] = replace(book.orders[index], state=DONE, error="not sent")
+        book.orders[index] = replace(book.orders[index], state=DONE, error=legs.WITHDRAWN)
     elif step.kind in (legs.CREATE, legs.RETRY):
         book.orders.append(order(len(book.orders) + 100, step.purpose, step.leg, step.action, step.quantity))
     else:
@@ -110,7 +110,7 @@ def test_bank_nifty_entry_with_the_put_part_filled_keeps_the_pair_and_sells_the_
 
 def test_an_entry_whose_call_bought_nothing_never_sends_the_put():
     step, book = run_entry(("CE", "PE"), 90, [0.0])
-    assert step.kind == legs.FAIL and book.orders[1].error == "not sent"
+    assert step.kind == legs.FAIL and book.orders[1].error == legs.WITHDRAWN
     assert len(book.snapshots) == 1
 
 
@@ -124,6 +124,16 @@ def test_exit_retries_until_sold_and_books_each_part():
 def test_bank_nifty_exit_buys_the_put_back_first_and_the_call_catches_up():
     booked, book = run_exit(("CE", "PE"), 90, [2 / 3, 0.5, 1.0, 1.0, 1.0], held={"CE": 90, "PE": -90})
     assert booked == [60, 30] and book.net == {"CE": 0, "PE": 0, "FUT": 0}
+
+
+def test_a_call_withdrawn_with_its_put_is_a_first_attempt_once_the_put_fills():
+    """The put's buy-back was refused (say, the market was closed) and the call withdrawn with it: once
+    a later put fills, the call is a first attempt (sent at once), not a retry to be paced."""
+    orders = [order(1, "exit", "PE", "BUY", 90, 0, DONE, "not sent: market_closed"),
+              order(2, "exit", "CE", "SELL", 90, 0, DONE, legs.WITHDRAWN),
+              order(3, "exit", "PE", "BUY", 90, 90, DONE)]
+    step = legs.exit_step(legs=("CE", "PE"), quantity=90, orders=orders)
+    assert (step.kind, step.leg, step.quantity, step.reason) == (legs.CREATE, "CE", 90, "")
 
 
 def test_working_orders_are_waited_for():

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.leader import Lease
 from core.models import JobRun
-from positions.models import OrderIntent, Position
+from positions.models import IntentStatus, OrderIntent, Position
 from recovery.jobs import job_run
 from signals.models import SignalLog
 from tests import payloads
@@ -101,13 +101,15 @@ def test_a_stop_hit_after_the_close_queues_the_exit_for_the_next_open(sessions, 
         post(hook, payloads.entry(timestamp=THURSDAY + timedelta(hours=9, minutes=59), **BANK_NIFTY_ENTRY))
     position = Position.objects.get()
     with at(THURSDAY, hours=15, minutes=50):
-        bar = post(hook, payloads.bar(instrument="BANK_NIFTY", price=51500, atr=350,
+        bar = post(hook, payloads.bar(instrument="BANK_NIFTY", price=51000, atr=350,
                                       timestamp=THURSDAY + timedelta(hours=15, minutes=50)))
+        assert (signal(bar).status, signal(bar).reason) == ("executed", "")
         assert [e["position_id"] for e in signal(bar).result["exits_triggered"]] == [position.pk]
+        assert signal(bar).result["settlements"][0]["outcome"] == "exit_pending"
     position.refresh_from_db()
-    assert (position.status, position.exit_reason, position.retry_at) == ("closing", "stop_hit", NEXT_OPEN)
+    assert (position.status, position.exit_reason, position.retry_at) == ("closing", "PM_STOP_HIT", NEXT_OPEN)
     assert position.last_error.startswith("not sent: market_closed")
-    assert not OrderIntent.objects.filter(purpose="exit").exclude(status="cancelled").exists()  # nothing left
+    assert not OrderIntent.objects.filter(purpose="exit").exclude(status=IntentStatus.CANCELLED).exists()  # nothing left
 
     with time_machine.travel(NEXT_OPEN - timedelta(seconds=30), tick=True):
         assert job_run(name="retry_orders", epoch=leader.epoch)["ran"] == "retry_orders"
@@ -117,7 +119,7 @@ def test_a_stop_hit_after_the_close_queues_the_exit_for_the_next_open(sessions, 
         assert job_run(name="retry_orders", epoch=leader.epoch)["ran"] == "retry_orders"
     position.refresh_from_db()
     assert position.status == "closed" and NEXT_OPEN <= position.closed_at < NEXT_OPEN + timedelta(minutes=1)
-    sent = OrderIntent.objects.filter(purpose="exit").exclude(status="cancelled")
+    sent = OrderIntent.objects.filter(purpose="exit").exclude(status=IntentStatus.CANCELLED)
     assert sorted(sent.values_list("leg", "action")) == [("CE", "SELL"), ("PE", "BUY")]
 
 
