@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "reconciliation",
     "signals",
     "recovery",
+    "legacy",
 ]
 
 MIDDLEWARE = [

@@ -167,6 +167,7 @@ class TransactionKind(models.TextChoices):
     WITHDRAW = "WITHDRAW", "Withdrawal"
     TRADING_PNL = "TRADING_PNL", "Trading P&L"
     ROLLOVER_PNL = "ROLLOVER_PNL", "Rollover P&L"
+    OPENING_BALANCE = "OPENING_BALANCE", "Opening balance (books carried over from the legacy system)"
 
 
 class CapitalTransaction(models.Model):
@@ -180,6 +181,9 @@ class CapitalTransaction(models.Model):
         "positions.Position", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
     )
     rollover_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    equity_high_after = models.DecimalField(
+        null=True, blank=True, help_text="OPENING_BALANCE only: the high-water mark carried over", **MONEY
+    )
     note = models.TextField(blank=True)
     created_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -209,6 +213,15 @@ class CapitalTransaction(models.Model):
                 fields=["position", "rollover_number"],
                 condition=Q(kind="ROLLOVER_PNL"),
                 name="ledger_one_rollover_pnl_per_roll",
+            ),
+            # The books are carried over once; a second opening balance would restate them twice.
+            models.UniqueConstraint(fields=["kind"], condition=Q(kind="OPENING_BALANCE"),
+                                    name="ledger_one_opening_balance"),
+            models.CheckConstraint(
+                condition=(Q(kind="OPENING_BALANCE", equity_high_after__isnull=False,
+                             equity_high_after__gte=F("equity_after"))
+                           | (~Q(kind="OPENING_BALANCE") & Q(equity_high_after__isnull=True))),
+                name="ledger_opening_balance_high",
             ),
         ]
 

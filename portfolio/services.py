@@ -77,6 +77,7 @@ def ledger_post(
     position=None,
     rollover_number: int | None = None,
     note: str = "",
+    equity_high_after: Decimal | None = None,
 ) -> CapitalTransaction:
     """Append one ledger row and move the state's equity with it.
 
@@ -87,7 +88,8 @@ def ledger_post(
         raise RuntimeError("ledger_post must run inside a transaction holding the portfolio lock")
     before = state.closed_equity
     closed, high = apply_ledger_entry(
-        closed_equity=before, equity_high=state.equity_high, kind=kind, amount=amount
+        closed_equity=before, equity_high=state.equity_high, kind=kind, amount=amount,
+        equity_high_after=equity_high_after,
     )
     entry = CapitalTransaction.objects.create(
         kind=kind,
@@ -96,12 +98,53 @@ def ledger_post(
         equity_after=closed,
         position=position,
         rollover_number=rollover_number,
+        equity_high_after=equity_high_after,
         note=note,
         created_by=actor,
     )
     state.closed_equity, state.equity_high = closed, high
     _state_save(state, "closed_equity", "equity_high")
     return entry
+
+
+def opening_balance() -> CapitalTransaction | None:
+    return CapitalTransaction.objects.filter(kind=TransactionKind.OPENING_BALANCE).first()
+
+
+@transaction.atomic
+def portfolio_open_balance(
+    *, initial_capital: Decimal, closed_equity: Decimal, equity_high: Decimal, actor: str, note: str = ""
+) -> CapitalTransaction | None:
+    """Carry the books of another system over (the legacy import): afterwards closed equity and the
+    equity high are exactly the given values.  Once only: returns None (and changes nothing) when an
+    opening balance exists already.
+
+    Creates the portfolio state when there is none (a fresh install: no ``init_portfolio`` needed);
+    otherwise the entry's amount is the difference to the current closed equity, so a portfolio
+    that ``init_portfolio`` opened with a deposit ends at the same values.  The initial capital is
+    the other system's (it is informational: equity comes from the ledger).
+    """
+    for field, value in (("initial_capital", initial_capital), ("closed_equity", closed_equity),
+                         ("equity_high", equity_high)):
+        if not isinstance(value, Decimal) or not value.is_finite() or value != value.quantize(CENT):
+            raise ValidationError({field: f"must be a finite amount with at most two decimals, got {value!r}"})
+    if initial_capital <= 0 or initial_capital > MAX_CAPITAL:
+        raise ValidationError({"initial_capital": f"must be above 0 and at most {MAX_CAPITAL}"})
+    if equity_high < closed_equity:
+        raise ValidationError({"equity_high": f"{equity_high} is below the closed equity {closed_equity}"})
+    state = PortfolioState.objects.select_for_update().filter(pk=PortfolioState.SINGLETON_ID).first()
+    if state is None:
+        state = PortfolioState.objects.create(
+            initial_capital=initial_capital, closed_equity=Decimal("0"), equity_high=Decimal("0")
+        )
+        TradingStatistics.objects.get_or_create(pk=1)
+    if opening_balance() is not None:
+        return None
+    if state.initial_capital != initial_capital:
+        state.initial_capital = initial_capital
+        _state_save(state, "initial_capital")
+    return ledger_post(state=state, kind=TransactionKind.OPENING_BALANCE, amount=closed_equity - state.closed_equity,
+                       actor=actor, note=note, equity_high_after=equity_high)
 
 
 def _state_save(state: PortfolioState, *fields: str) -> None:
@@ -215,9 +258,12 @@ def instrument_mark(*, code: str, price: Decimal, at) -> bool:
 def _max_drawdown() -> Decimal:
     """Largest fall of closed equity below its running high, walking the ledger in order."""
     high = drawdown = Decimal("0")
-    for kind, after, amount in CapitalTransaction.objects.order_by("id").values_list("kind", "equity_after", "amount"):
+    rows = CapitalTransaction.objects.order_by("id").values_list("kind", "equity_after", "amount", "equity_high_after")
+    for kind, after, amount, carried_high in rows:
         if kind in (TransactionKind.DEPOSIT, TransactionKind.WITHDRAW):
             high += amount  # capital flows move the high-water mark, they are not drawdowns
+        elif kind == TransactionKind.OPENING_BALANCE:
+            high = carried_high  # the other system's high: its drawdown carries over too
         high = max(high, after)
         drawdown = max(drawdown, high - after)
     return drawdown

@@ -30,7 +30,7 @@ class PositionAdmin(ReadOnlyAdmin):
                     "highest_close", "unrealized_pnl", "realized_pnl", "expiry", "rollover_status", "opened_at",
                     "closed_at")
     list_filter = ("status", "instrument", "is_base_position", "rollover_status")
-    search_fields = ("label", "futures_symbol", "pe_symbol", "ce_symbol", "exit_reason")
+    search_fields = ("label", "futures_symbol", "pe_symbol", "ce_symbol", "exit_reason", "legacy_key")
     date_hierarchy = "created_at"
     list_select_related = ("instrument",)
     inlines = [OrderIntentInline]

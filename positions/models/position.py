@@ -86,6 +86,11 @@ class Position(models.Model):
     rollover_pnl = models.DecimalField(default=Decimal("0"), **MONEY)
     rollover_at = models.DateTimeField(null=True, blank=True)
 
+    legacy_key = models.CharField(
+        max_length=80, blank=True, default="",
+        help_text="Imported from the legacy system: its position id @ entry time (empty for our own)",
+    )
+
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -109,6 +114,9 @@ class Position(models.Model):
                 name="position_one_live_per_layer",
             ),
             models.CheckConstraint(condition=Q(layer__gte=1, layer__lte=6), name="position_layer_range"),
+            # One of our positions per legacy campaign layer: a second import cannot duplicate it.
+            models.UniqueConstraint(fields=["legacy_key"], condition=~Q(legacy_key=""),
+                                    name="position_legacy_key_unique"),
             models.CheckConstraint(
                 condition=Q(layer=1, is_base_position=True) | (~Q(layer=1) & Q(is_base_position=False)),
                 name="position_base_is_layer_one",

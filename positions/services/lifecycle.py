@@ -272,5 +272,11 @@ def position_set_base(*, position: Position) -> None:
     _pyramiding_update(position.instrument_id, base_position=position, last_pyramid_price=position.entry_price)
 
 
+def pyramiding_restore(*, instrument: str, base_position: Position | None, last_pyramid_price: Decimal | None) -> None:
+    """Carry an instrument's pyramiding state over from the legacy system (caller's transaction
+    holds the instrument lock): its base and the signal price of its latest entry."""
+    _pyramiding_update(instrument, base_position=base_position, last_pyramid_price=last_pyramid_price)
+
+
 def totals_refresh(*, state: PortfolioState) -> None:
     _refresh_totals(state)

@@ -43,11 +43,15 @@ _OUTCOME_COUNTER = {
 
 def signal_insert(*, signal: ValidatedSignal, received_at: datetime) -> int | None:
     """The authoritative dedup: the new row's id, or None when the fingerprint already exists."""
-    row = SignalLog(
+    return _insert_unless_seen(SignalLog(
         fingerprint=signal.fingerprint, signal_type=signal.signal_type, instrument_id=signal.instrument,
         position=signal.position, signal_timestamp=signal.timestamp, received_at=received_at,
         payload=signal.payload,
-    )
+    ))
+
+
+def _insert_unless_seen(row: SignalLog) -> int | None:
+    """``INSERT … ON CONFLICT (fingerprint) DO NOTHING RETURNING id``: the new id, or None."""
     fields = [f for f in SignalLog._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     params = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
@@ -59,6 +63,23 @@ def signal_insert(*, signal: ValidatedSignal, received_at: datetime) -> int | No
         cursor.execute(sql, params)
         inserted = cursor.fetchone()
     return inserted[0] if inserted else None
+
+
+LEGACY_IMPORT = "legacy_import"
+
+
+def signal_record_seen(*, fingerprint: str, signal_type: str, instrument: str, position: str,
+                       signal_timestamp: datetime, received_at: datetime, payload: dict, detail: dict) -> int | None:
+    """Record a signal another system already processed (the legacy import), so that a resend of it
+    is answered ``duplicate`` and never executed here.  It is stored terminal (``ignored``, reason
+    ``legacy_import``; the executor only claims ``accepted``) and counts in no statistic.  Returns
+    the new id, or None when the fingerprint is already in the inbox (nothing changes)."""
+    return _insert_unless_seen(SignalLog(
+        fingerprint=fingerprint, signal_type=signal_type, instrument_id=instrument, position=position,
+        signal_timestamp=signal_timestamp, received_at=received_at, processed_at=timezone.now(),
+        processed_by=LEGACY_IMPORT, status=SignalStatus.IGNORED, reason=LEGACY_IMPORT,
+        result={"legacy": detail}, payload=payload,
+    ))
 
 
 def signal_count_duplicate(*, fingerprint: str, signal_id: int | None = None) -> int | None:

@@ -124,3 +124,24 @@ def test_seeded_instruments_match_the_design_table():
     assert (silver.point_value, silver.margin_per_lot, silver.contract_month_numbers) == (5, 385000, (2, 4, 6, 8, 11))
     assert (copper.point_value, copper.margin_per_lot, copper.initial_stop_atr_multiple) == (2500, 300000, 3)
     assert {i.entry_roll_trading_days for i in rows.values()} == {5, 3, 8}
+
+
+def test_ledger_opening_balance_carries_a_high_and_exists_once():
+    opening = dict(kind="OPENING_BALANCE", amount=Decimal("100"), equity_before=0, equity_after=Decimal("100"),
+                   created_by="t")
+    _violates(lambda: CapitalTransaction.objects.create(**opening))  # no carried high
+    _violates(lambda: CapitalTransaction.objects.create(**opening, equity_high_after=Decimal("99")))  # below closed
+    _violates(lambda: CapitalTransaction.objects.create(kind="DEPOSIT", amount=1, equity_before=0, equity_after=1,
+                                                        equity_high_after=1, created_by="t"))  # opening only
+    CapitalTransaction.objects.create(**opening, equity_high_after=Decimal("150"))
+    _violates(lambda: CapitalTransaction.objects.create(**{**opening, "equity_before": Decimal("100"),
+                                                           "equity_after": Decimal("200")},
+                                                        equity_high_after=Decimal("200")))  # a second one
+
+
+def test_a_legacy_campaign_layer_is_imported_once():
+    make_position("GOLD_MINI", layer=1, status="closed", legacy_key="GOLD_MINI_Long_1@2026-11-09T11:00:00")
+    _violates(lambda: make_position("GOLD_MINI", layer=1, status="open",
+                                    legacy_key="GOLD_MINI_Long_1@2026-11-09T11:00:00"))
+    make_position("GOLD_MINI", layer=2, status="open")
+    make_position("GOLD_MINI", layer=3, status="open")  # our own positions: legacy_key empty, never unique

@@ -100,3 +100,40 @@ def test_equity_high_stays_at_least_closed_equity_and_closed_is_the_ledger_sum(e
         closed, high = apply_ledger_entry(closed_equity=closed, equity_high=high, kind=kind, amount=amount)
         assert high >= closed
     assert closed == D("5000000") + sum((amount for _, amount in entries), D(0))
+
+
+# --- opening balance (books carried over from the legacy system) -------------------------------------
+
+
+def test_an_opening_balance_sets_closed_equity_and_carries_the_high_water_mark_over():
+    assert apply_ledger_entry(closed_equity=D("0"), equity_high=D("0"), kind="OPENING_BALANCE",
+                              amount=D("9993400.50"), equity_high_after=D("10184500")) == (
+        D("9993400.50"), D("10184500"))
+    # Onto a portfolio opened with a deposit: the amount is the difference, the high is restated.
+    assert apply_ledger_entry(closed_equity=D("5000000"), equity_high=D("5000000"), kind="OPENING_BALANCE",
+                              amount=D("4993400.50"), equity_high_after=D("10184500")) == (
+        D("9993400.50"), D("10184500"))
+
+
+def test_an_opening_balance_needs_a_high_at_least_the_closed_equity():
+    with pytest.raises(ValueError, match="needs equity_high_after"):
+        apply_ledger_entry(closed_equity=D("0"), equity_high=D("0"), kind="OPENING_BALANCE", amount=D("100"))
+    with pytest.raises(ValueError, match="below the closed equity"):
+        apply_ledger_entry(closed_equity=D("0"), equity_high=D("0"), kind="OPENING_BALANCE", amount=D("100"),
+                           equity_high_after=D("99"))
+
+
+@pytest.mark.parametrize("kind", ["DEPOSIT", "TRADING_PNL"])
+def test_only_an_opening_balance_carries_a_high(kind):
+    with pytest.raises(ValueError, match="OPENING_BALANCE only"):
+        apply_ledger_entry(closed_equity=D("10"), equity_high=D("10"), kind=kind, amount=D("5"),
+                           equity_high_after=D("20"))
+
+
+@given(st.lists(st.tuples(ledger_kinds, amounts)))
+def test_after_an_opening_balance_the_rules_carry_on_from_the_carried_high(entries):
+    closed, high = apply_ledger_entry(closed_equity=D("0"), equity_high=D("0"), kind="OPENING_BALANCE",
+                                      amount=D("9993400.50"), equity_high_after=D("10184500"))
+    for kind, amount in ((k, with_ledger_sign(k, a)) for k, a in entries):
+        closed, high = apply_ledger_entry(closed_equity=closed, equity_high=high, kind=kind, amount=amount)
+        assert high >= closed

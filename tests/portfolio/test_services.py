@@ -77,3 +77,63 @@ def test_pause_requires_reason_and_is_audited():
     assert not state.paused and state.paused_reason == ""
     assert list(OpsAuditLog.objects.order_by("id").values_list("actor", "action")) == [
         ("alice", "trading_paused"), ("bob", "trading_resumed")]
+
+
+# --- opening balance (legacy import) ---------------------------------------------------------------
+
+
+def _open_balance(**overrides):
+    from portfolio.services import portfolio_open_balance
+
+    values = dict(initial_capital=Decimal("10000000"), closed_equity=Decimal("9993400.50"),
+                  equity_high=Decimal("10184500"), actor="command:ops", note="from the legacy system")
+    values.update(overrides)
+    return portfolio_open_balance(**values)
+
+
+def test_an_opening_balance_opens_a_fresh_portfolio_at_the_carried_values():
+    entry = _open_balance()
+    state = PortfolioState.objects.get()
+    assert (state.initial_capital, state.closed_equity, state.equity_high) == (
+        Decimal("10000000"), Decimal("9993400.50"), Decimal("10184500"))
+    assert (entry.kind, entry.equity_before, entry.equity_after, entry.equity_high_after) == (
+        "OPENING_BALANCE", 0, Decimal("9993400.50"), Decimal("10184500"))
+    assert TradingStatistics.objects.filter(pk=1).exists()
+
+
+def test_an_opening_balance_onto_an_initialised_portfolio_books_the_difference():
+    portfolio_initialise(capital="5000000", actor="ops")
+    entry = _open_balance()
+    assert entry.amount == Decimal("4993400.50")
+    state = PortfolioState.objects.get()
+    assert (state.closed_equity, state.equity_high, state.initial_capital) == (
+        Decimal("9993400.50"), Decimal("10184500"), Decimal("10000000"))
+    assert _ledger_sum() == state.closed_equity
+
+
+def test_the_books_are_carried_over_once():
+    first = _open_balance()
+    assert _open_balance(closed_equity=Decimal("1"), equity_high=Decimal("1")) is None
+    assert list(CapitalTransaction.objects.values_list("pk", flat=True)) == [first.pk]
+    assert PortfolioState.objects.get().closed_equity == Decimal("9993400.50")
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"equity_high": Decimal("9000000")}, "equity_high"),
+    ({"initial_capital": Decimal("0")}, "initial_capital"),
+    ({"closed_equity": Decimal("1.005")}, "closed_equity"),
+    ({"closed_equity": "9993400.50"}, "closed_equity"),
+])
+def test_a_bad_opening_balance_is_refused_and_changes_nothing(overrides, field):
+    with pytest.raises(ValidationError) as caught:
+        _open_balance(**overrides)
+    assert field in caught.value.message_dict
+    assert not PortfolioState.objects.exists() and not CapitalTransaction.objects.exists()
+
+
+def test_the_drawdown_carries_over_from_the_opening_balance():
+    from portfolio.services import statistics_replace
+
+    _open_balance()
+    capital_deposit(amount="100000", actor="ops")
+    assert statistics_replace(trade_figures={}).max_drawdown == Decimal("191099.50")  # 10184500 − 9993400.50
