@@ -74,6 +74,8 @@ TEMPLATES = [
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# Timestamps everywhere in the admin: IST with the zone shown (core.formatting decides the format).
+FORMAT_MODULE_PATH = ["core.formats"]
 
 # DATABASES --------------------------------------------------------------------------------
 _database = dict(CONFIG.database)
