@@ -1,9 +1,17 @@
-"""Reads of the ops layer: held positions to validate, every piece of half-done work, and the
-portfolio summary (equity, exposure, statistics, pause, open discrepancies)."""
+"""Reads of the ops layer: held positions to validate, every piece of half-done work, the portfolio
+summary (equity, exposure, statistics, pause, open discrepancies), and the dependency checks behind
+/health (the cockpit's health strip shows the same checks)."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
+
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+
+from core.instance import instance_id
+from core.redis_client import RedisUnavailable, call, redis_configured
 
 from portfolio.selectors import portfolio_state, trading_statistics
 from portfolio.services import PortfolioNotInitialised
@@ -82,3 +90,63 @@ def portfolio_summary() -> dict:
         "paused": state.paused, "paused_reason": state.paused_reason,
         "open_discrepancies": open_discrepancy_count(), "statistics": statistics,
     }
+
+
+# ------------------------------------------------------------------------------------------ health
+
+BROKER_CHECK_TTL = 5  # seconds a broker check is reused: health probes must not hammer the broker
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        status = check()
+    except Exception:
+        status = "down"
+    return {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def database_check() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def redis_check() -> str:
+    if not redis_configured():
+        return "disabled"
+    try:
+        call(lambda r: r.ping())
+    except RedisUnavailable:
+        return "down"
+    return "ok"
+
+
+def broker_check() -> dict:
+    def ping():
+        from positions.broker.factory import get_broker
+
+        get_broker().ping()
+        return "ok"
+
+    return cache.get_or_set("health:broker", lambda: _timed(ping), BROKER_CHECK_TTL)
+
+
+def health_checks() -> dict[str, dict]:
+    """{"database"|"redis"|"broker": {"status": "ok"|"down"|"disabled", "latency_ms"}} (Appendix A)."""
+    return {"database": _timed(database_check), "redis": _timed(redis_check), "broker": broker_check()}
+
+
+def health_report() -> dict:
+    """The /health body: healthy exactly when the database answers; who leads; every check."""
+    from core.leader import current_leader
+
+    checks = health_checks()
+    healthy = checks["database"]["status"] == "ok"
+    try:
+        leader = current_leader()
+    except DatabaseError:
+        leader = None
+    me = instance_id()
+    return {"status": "healthy" if healthy else "unhealthy", "instance_id": me, "is_leader": leader == me,
+            "leader": leader, "checks": checks}
