@@ -163,6 +163,9 @@ class CapitalTransaction(models.Model):
     amount = models.DecimalField(**MONEY)
     equity_before = models.DecimalField(**MONEY)
     equity_after = models.DecimalField(**MONEY)
+    # The equity high after this entry, so the equity curve reads both lines from one row (no walk of
+    # the whole ledger per page); written by ledger_post, backfilled by migration 0004.
+    equity_high_after = models.DecimalField(null=True, blank=True, **MONEY)
     position = models.ForeignKey(
         "positions.Position", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
     )
@@ -173,7 +176,12 @@ class CapitalTransaction(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["created_at"]), models.Index(fields=["kind"])]
+        indexes = [
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["kind"]),
+            # The cockpit's equity curve: "the last entry at or before t", for a few hundred t.
+            models.Index(fields=["created_at", "id"], name="ledger_created_id"),
+        ]
         constraints = [
             choices_constraint("kind", TransactionKind, "ledger_kind_valid"),
             models.CheckConstraint(

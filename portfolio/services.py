@@ -94,6 +94,7 @@ def ledger_post(
         amount=amount,
         equity_before=before,
         equity_after=closed,
+        equity_high_after=high,
         position=position,
         rollover_number=rollover_number,
         note=note,
