@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "reconciliation",
     "signals",
     "recovery",
+    "cockpit",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +75,10 @@ TEMPLATES = [
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# Every instance serves its own CSS/JS (admin, cockpit) straight from the apps' static directories,
+# found at start-up: a production instance started as the README says needs no collectstatic step,
+# and looks the same as the embedded one.  (Files in STATIC_ROOT, if collected, are served too.)
+WHITENOISE_USE_FINDERS = True
 # Timestamps everywhere in the admin: IST with the zone shown (core.formatting decides the format).
 FORMAT_MODULE_PATH = ["core.formats"]
 
