@@ -88,7 +88,15 @@ def _aware(value) -> datetime:
 
 
 def _money(value) -> Decimal:
-    return Decimal(str(value)).quantize(CENT)
+    return value if isinstance(value, Decimal) else Decimal(str(value)).quantize(CENT)  # SQLite: float
+
+
+def _instants(edges: list[datetime]) -> str:
+    """The probe instants as SQL literals: a few hundred bound parameters cost more to bind than the
+    probes take to run.  Safe: each literal is the ISO text of a datetime made here, never input."""
+    typed = "::timestamptz" if connection.vendor == "postgresql" else ""
+    return ", ".join(f"({n}, '{connection.ops.adapt_datetimefield_value(edge)}'{typed})"
+                     for n, edge in enumerate(edges))
 
 
 def equity_curve(*, since: datetime | None, points: int = EQUITY_POINTS, now: datetime | None = None) -> EquityCurve:
@@ -104,12 +112,8 @@ def equity_curve(*, since: datetime | None, points: int = EQUITY_POINTS, now: da
     curve = EquityCurve(start=start, end=end)
     edges = [start + (end - start) * i / points for i in range(points + 1)]
     table = connection.ops.quote_name(CapitalTransaction._meta.db_table)
-    values = ", ".join(f"({i}, %s)" for i in range(len(edges)))
-    if connection.vendor == "postgresql":
-        values = values.replace("(0, %s)", "(0, %s::timestamptz)", 1)
     with connection.cursor() as cursor:
-        cursor.execute(_EQUITY_SQL.format(values=values, table=table),
-                       [connection.ops.adapt_datetimefield_value(edge) for edge in edges])
+        cursor.execute(_EQUITY_SQL.format(values=_instants(edges), table=table))
         rows = cursor.fetchall()
     seen = None
     for n, row_id, created_at, closed, high in rows:
@@ -173,6 +177,7 @@ def open_books(*, now: datetime | None = None) -> list[InstrumentBook]:
     from positions.pnl import unrealized_pnl
 
     today = ist_date(now or timezone.now())
+    change = reverse("admin:positions_position_change", args=[0]).replace("/0/", "/{}/")
     books: dict[str, InstrumentBook] = {}
     positions = (Position.objects.filter(status__in=LIVE_STATUSES).select_related("instrument")
                  .order_by("instrument_id", "layer", "id"))
@@ -194,7 +199,7 @@ def open_books(*, now: datetime | None = None) -> list[InstrumentBook]:
             expiry=p.expiry, days_to_expiry=days,
             rollover=figures.rollover_state(rollover_status=p.rollover_status, days_left=days,
                                             rollover_days=inst.rollover_days),
-            url=reverse("admin:positions_position_change", args=[p.pk]),
+            url=change.format(p.pk),
         ))
     return list(books.values())
 
@@ -220,20 +225,20 @@ def todays_signals(*, now: datetime | None = None, limit: int = SIGNALS_TODAY) -
 
     now = now or timezone.now()
     start = ist_midnight(now)
-    today = SignalLog.objects.filter(received_at__gte=start)
+    today = SignalLog.objects.filter(received_at__gte=start).order_by("-received_at", "-id")
     counts = dict(today.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-    rows = list(today.order_by("-received_at", "-id").values(
-        "id", "instrument_id", "signal_type", "position", "status", "reason", "received_at", "signal_timestamp",
-    )[:limit])
     change = reverse("admin:signals_signallog_change", args=[0]).replace("/0/", "/{}/")
-    marks = [SignalMark(r["id"], r["instrument_id"], r["signal_timestamp"], r["status"],
-                        f"{r['signal_type']} {r['position']}".strip() + (f" ({r['reason']})" if r["reason"] else ""),
-                        change.format(r["id"])) for r in reversed(rows)]
-    for row in rows[:LATEST_SIGNALS]:
+    rows = today.values_list("id", "instrument_id", "signal_type", "position", "status", "reason",
+                             "signal_timestamp")[:limit]
+    marks = [SignalMark(pk, code, at, status, f"{kind} {layer}".strip() + (f" ({reason})" if reason else ""),
+                        change.format(pk)) for pk, code, kind, layer, status, reason, at in reversed(rows)]
+    latest = list(today.values("id", "instrument_id", "signal_type", "position", "status", "reason", "received_at",
+                               "signal_timestamp")[:LATEST_SIGNALS])
+    for row in latest:
         row["url"] = change.format(row["id"])
     active = list(Instrument.objects.filter(is_active=True).order_by("code").values_list("code", flat=True))
     seen = sorted({m.instrument for m in marks} - set(active))
-    return SignalDay(start, now, active + seen, marks, counts, sum(counts.values()), rows[:LATEST_SIGNALS])
+    return SignalDay(start, now, active + seen, marks, counts, sum(counts.values()), latest)
 
 
 # --------------------------------------------------------------------------------- health strip

@@ -177,10 +177,9 @@ class CapitalTransaction(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["created_at"]),
-            models.Index(fields=["kind"]),
-            # The cockpit's equity curve: "the last entry at or before t", for a few hundred t.
+            # Time ranges (admin) and the cockpit's equity curve: "the last entry at or before t".
             models.Index(fields=["created_at", "id"], name="ledger_created_id"),
+            models.Index(fields=["kind"]),
         ]
         constraints = [
             choices_constraint("kind", TransactionKind, "ledger_kind_valid"),

@@ -1,6 +1,6 @@
 """Each ledger row records the equity high after it (the cockpit's equity curve reads both lines from
-one row), backfilled for existing rows by the ledger rule of DESIGN Appendix A; and an index for "the
-last entry at or before t"."""
+one row), backfilled for existing rows by the ledger rule of DESIGN Appendix A; and the time index
+becomes (created_at, id), for "the last entry at or before t"."""
 
 from decimal import Decimal
 
@@ -41,5 +41,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='capitaltransaction',
             index=models.Index(fields=['created_at', 'id'], name='ledger_created_id'),
+        ),
+        migrations.RemoveIndex(  # the new index serves every query the old one did
+            model_name='capitaltransaction',
+            name='portfolio_c_created_6ec8fc_idx',
         ),
     ]
