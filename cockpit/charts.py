@@ -134,7 +134,7 @@ def timeline_svg(instruments: Sequence[str], marks: Sequence[SignalMark], *, sta
                  width: int = 900) -> str:
     """Signals, one row per instrument, one dot per signal at its signal time, coloured by its
     outcome, each a link to its signal page (with the checks)."""
-    left, right, row_h, top, bottom = 110, 14, 26, 6, 22
+    left, right, row_h, top, bottom = 110, 22, 26, 6, 22
     height = top + row_h * max(len(instruments), 1) + bottom
     plot_w = width - left - right
     span = max((end - start).total_seconds(), 1.0)

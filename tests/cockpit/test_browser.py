@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from core import formatting
-from tests.cluster import wait_until
 from tests.cockpit.browser import CAMPAIGN_OPEN_LINES, campaign, post_signals, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
