@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "signals",
     "recovery",
     "legacy",
+    "cockpit",
 ]
 
 MIDDLEWARE = [
@@ -75,6 +76,12 @@ TEMPLATES = [
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# Every instance serves its own CSS/JS (admin, cockpit) straight from the apps' static directories,
+# found at start-up: a production instance started as the README says needs no collectstatic step,
+# and looks the same as the embedded one.  (Files in STATIC_ROOT, if collected, are served too.)
+WHITENOISE_USE_FINDERS = True
+# Timestamps everywhere in the admin: IST with the zone shown (core.formatting decides the format).
+FORMAT_MODULE_PATH = ["core.formats"]
 
 # DATABASES --------------------------------------------------------------------------------
 _database = dict(CONFIG.database)

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from positions.api import PositionListApi
@@ -23,5 +23,6 @@ urlpatterns = [
     path("health", health, name="health"),
     path("ready", ready, name="ready"),
     path("metrics", metrics_view, name="metrics"),
+    path("admin/cockpit/", include("cockpit.urls")),
     path("admin/", admin.site.urls),
 ]

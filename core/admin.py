@@ -1,14 +1,20 @@
-"""Back office of the platform: instances and the leader, periodic job runs, the ops audit log; and the
-read-only base class for every table that only services write."""
+"""Back office of the platform: instances and the leader, periodic job runs, the ops audit log; the
+read-only base class for every table that only services write; and the column helpers every admin
+list uses for readable numbers (``core.formatting``): money in ₹ with Indian grouping, prices to the
+instrument's tick, P&L coloured, statuses as coloured badges.  Timestamps need no helper: Django's
+date format (``core/formats``) shows them in IST with the zone everywhere in the admin."""
 
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 
 from django.contrib import admin
 from django.utils.html import format_html
 
+from core import formatting
 from core.models import InstanceMetadata, JobRun, LeaderLease, OpsAuditLog
+from core.templatetags.pm_format import pnl_html
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -24,16 +30,84 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def _value(obj, path: str):
+    try:
+        return attrgetter(path)(obj)
+    except AttributeError:
+        return None
+
+
+def money_column(field: str, description: str, *, pnl: bool = False, when=None):
+    """A list/readonly column of money in ₹ (``pnl``: signed and coloured); ``when(obj)`` false → —."""
+
+    @admin.display(description=description, ordering=field.replace(".", "__"))
+    def column(self, obj):
+        if when is not None and not when(obj):
+            return formatting.DASH
+        value = _value(obj, field)
+        return pnl_html(value) if pnl else formatting.format_money(value)
+
+    return column
+
+
+def price_column(field: str, description: str, *, tick: str | None = "instrument.tick_size", when=None):
+    """A price to the tick of ``tick`` (an attribute path from the row; None → two decimals)."""
+
+    @admin.display(description=description, ordering=field.replace(".", "__"))
+    def column(self, obj):
+        if when is not None and not when(obj):
+            return formatting.DASH
+        return formatting.format_price(_value(obj, field), _value(obj, tick) if tick else None)
+
+    return column
+
+
+def number_column(field: str, description: str, *, places: int = 2, suffix: str = ""):
+    @admin.display(description=description, ordering=field.replace(".", "__"))
+    def column(self, obj):
+        value = _value(obj, field)
+        text = formatting.format_number(value, places)
+        return f"{text}{suffix}" if value is not None else text
+
+    return column
+
+
+def status_badge(value: str, label: str | None = None) -> str:
+    """A status as a badge coloured by ``pm.css`` (unknown statuses get the neutral colour)."""
+    return format_html('<span class="pm-status pm-status-{}">{}</span>', value, label or value)
+
+
+def status_column(field: str = "status", description: str = "status"):
+    @admin.display(description=description, ordering=field.replace(".", "__"))
+    def column(self, obj):
+        return status_badge(getattr(obj, field))
+
+    return column
+
+
 def pretty_json(value) -> str:
     return format_html('<pre style="white-space: pre-wrap">{}</pre>', json.dumps(value, indent=2, default=str))
 
 
 @admin.register(InstanceMetadata)
 class InstanceMetadataAdmin(ReadOnlyAdmin):
-    list_display = ("instance_id", "role", "hostname", "pid", "port", "status", "leader_since", "started_at",
-                    "last_heartbeat")
+    list_display = ("instance_id", "role", "hostname", "pid", "port", "status_badge", "leader_since", "started_at",
+                    "last_heartbeat", "heartbeat_age")
     list_filter = ("role", "status")
     search_fields = ("instance_id", "hostname")
+    status_badge = status_column()
+
+    def get_queryset(self, request):
+        from django.db.models import DurationField, ExpressionWrapper, F
+        from django.db.models.functions import Now
+
+        # The database's clock, the one heartbeats are written with.
+        age = ExpressionWrapper(Now() - F("last_heartbeat"), output_field=DurationField())
+        return super().get_queryset(request).annotate(heartbeat_age_value=age)
+
+    @admin.display(description="heartbeat age", ordering="last_heartbeat")
+    def heartbeat_age(self, obj):
+        return formatting.format_age(getattr(obj, "heartbeat_age_value", None))
 
     def changelist_view(self, request, extra_context=None):
         from core.leader import current_leader
@@ -48,7 +122,7 @@ class InstanceMetadataAdmin(ReadOnlyAdmin):
         if obj.instance_id != getattr(self, "_leader", None):
             return ""
         lease = getattr(self, "_lease", None)
-        return f"leader (epoch {lease.epoch}) since {lease.acquired_at:%Y-%m-%d %H:%M:%S}" if lease else "leader"
+        return f"leader (epoch {lease.epoch}) since {formatting.format_timestamp(lease.acquired_at)}" if lease else "leader"
 
 
 @admin.register(LeaderLease)

@@ -18,12 +18,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from legacy.expiry import ExpiryError, parse_contract_month, parse_expiry, plausible
 from portfolio.gates import new_position_risk, new_position_vol
 from portfolio.params import InstrumentParams
 from positions.calendars import TradingCalendar, expiry_for_month
 from positions.pnl import synthetic_price
 from positions.symbols import futures_symbol, option_symbol, parse_symbol
-from legacy.expiry import ExpiryError, parse_contract_month, parse_expiry, plausible
 
 IST = "Asia/Kolkata"
 CENT = Decimal("0.01")

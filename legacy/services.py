@@ -26,8 +26,8 @@ from core.services import audit_record
 from legacy import selectors
 from legacy.fingerprints import MappedSignal, map_signal
 from legacy.mapping import IST, MappedPosition, RowError, Unmappable, map_position
-from legacy.state import MappedPortfolio, MappedPyramiding, map_portfolio, map_pyramiding
 from legacy.source import LegacySnapshot
+from legacy.state import MappedPortfolio, MappedPyramiding, map_portfolio, map_pyramiding
 from portfolio.services import locked_state, opening_balance, portfolio_open_balance
 from positions.services.lifecycle import position_create, pyramiding_restore, totals_refresh
 from signals.services.inbox import signal_record_seen

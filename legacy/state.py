@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from legacy.mapping import CENT, MappedPosition, Unmappable, RowReader
+from legacy.mapping import CENT, MappedPosition, RowReader, Unmappable
 from portfolio.equity import apply_ledger_entry
 
 

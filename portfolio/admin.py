@@ -14,7 +14,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, money_column, price_column
+from core.formatting import format_money
 from portfolio import calendar_admin  # noqa: F401  (registers sessions, holidays and the import form)
 from portfolio.models import CapitalTransaction, Instrument, PortfolioState, TradingStatistics
 from portfolio.services import PortfolioNotInitialised, capital_deposit, capital_withdraw, trading_pause, trading_resume
@@ -23,9 +24,13 @@ from portfolio.services import PortfolioNotInitialised, capital_deposit, capital
 @admin.register(Instrument)
 class InstrumentAdmin(admin.ModelAdmin):
     list_display = (
-        "code", "exchange", "contract_kind", "point_value", "margin_per_lot", "max_pyramids",
-        "initial_stop_atr_multiple", "trailing_stop_atr_multiple", "mark_price", "mark_at", "is_active",
+        "code", "exchange", "contract_kind", "point_value_money", "margin_money", "tick", "max_pyramids",
+        "initial_stop_atr_multiple", "trailing_stop_atr_multiple", "mark", "mark_at", "is_active",
     )
+    point_value_money = money_column("point_value", "₹ per point per lot")
+    margin_money = money_column("margin_per_lot", "margin per lot")
+    tick = price_column("tick_size", "tick", tick="tick_size")
+    mark = price_column("mark_price", "mark price", tick="tick_size")
     list_filter = ("exchange", "contract_kind", "is_active")
     search_fields = ("code", "name", "symbol_root")
     readonly_fields = ("code", "mark_price", "mark_at", "updated_at")
@@ -55,8 +60,11 @@ class PauseForm(forms.Form):
 
 @admin.register(PortfolioState)
 class PortfolioStateAdmin(admin.ModelAdmin):
-    list_display = ("id", "closed_equity", "equity_high", "margin_used", "total_risk_amount", "paused", "paused_reason",
-                    "updated_at")
+    list_display = ("id", "closed", "high", "margin", "risk", "paused", "paused_reason", "updated_at")
+    closed = money_column("closed_equity", "closed equity")
+    high = money_column("equity_high", "equity high")
+    margin = money_column("margin_used", "margin used")
+    risk = money_column("total_risk_amount", "total risk")
     readonly_fields = (
         "initial_capital", "closed_equity", "equity_high", "total_risk_amount", "total_vol_amount", "margin_used",
         "unrealized_pnl", "paused", "paused_reason", "paused_at", "paused_by", "version", "created_at", "updated_at",
@@ -103,7 +111,10 @@ class CapitalFlowForm(forms.Form):
 
 @admin.register(CapitalTransaction)
 class CapitalTransactionAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "kind", "amount", "equity_before", "equity_after", "position", "created_by")
+    list_display = ("id", "created_at", "kind", "amount_money", "before", "after", "position", "created_by")
+    amount_money = money_column("amount", "amount", pnl=True)
+    before = money_column("equity_before", "equity before")
+    after = money_column("equity_after", "equity after")
     list_filter = ("kind",)
     search_fields = ("note", "created_by", "position__label")
     date_hierarchy = "created_at"
@@ -131,8 +142,8 @@ class CapitalTransactionAdmin(admin.ModelAdmin):
             except PortfolioNotInitialised as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, f"{entry.get_kind_display()} of ₹{abs(entry.amount):,} recorded; "
-                                          f"closed equity is now ₹{entry.equity_after:,}.")
+                messages.success(request, f"{entry.get_kind_display()} of {format_money(abs(entry.amount))} recorded; "
+                                          f"closed equity is now {format_money(entry.equity_after)}.")
                 return redirect(reverse("admin:portfolio_capitaltransaction_changelist"))
         context = {**self.admin_site.each_context(request), "form": form,
                    "title": "Record a deposit or withdrawal", "opts": self.model._meta}
@@ -142,4 +153,6 @@ class CapitalTransactionAdmin(admin.ModelAdmin):
 @admin.register(TradingStatistics)
 class TradingStatisticsAdmin(ReadOnlyAdmin):
     list_display = ("signals_received", "signals_executed", "signals_blocked", "signals_rejected", "signals_failed",
-                    "trades_closed", "winning_trades", "losing_trades", "net_realized_pnl", "aggregated_at")
+                    "trades_closed", "winning_trades", "losing_trades", "net_pnl", "max_dd", "aggregated_at")
+    net_pnl = money_column("net_realized_pnl", "net realised P&L", pnl=True)
+    max_dd = money_column("max_drawdown", "max drawdown")

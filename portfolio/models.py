@@ -177,20 +177,25 @@ class CapitalTransaction(models.Model):
     amount = models.DecimalField(**MONEY)
     equity_before = models.DecimalField(**MONEY)
     equity_after = models.DecimalField(**MONEY)
+    # The equity high after this entry, so the equity curve and the drawdown read both lines from one
+    # row (no walk of the whole ledger); written by ledger_post, backfilled by migration 0007.  For an
+    # OPENING_BALANCE it is the high-water mark carried over from the legacy system.
+    equity_high_after = models.DecimalField(null=True, blank=True, **MONEY)
     position = models.ForeignKey(
         "positions.Position", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
     )
     rollover_number = models.PositiveSmallIntegerField(null=True, blank=True)
-    equity_high_after = models.DecimalField(
-        null=True, blank=True, help_text="OPENING_BALANCE only: the high-water mark carried over", **MONEY
-    )
     note = models.TextField(blank=True)
     created_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["created_at"]), models.Index(fields=["kind"])]
+        indexes = [
+            # Time ranges (admin) and the cockpit's equity curve: "the last entry at or before t".
+            models.Index(fields=["created_at", "id"], name="ledger_created_id"),
+            models.Index(fields=["kind"]),
+        ]
         constraints = [
             choices_constraint("kind", TransactionKind, "ledger_kind_valid"),
             models.CheckConstraint(
@@ -218,10 +223,9 @@ class CapitalTransaction(models.Model):
             models.UniqueConstraint(fields=["kind"], condition=Q(kind="OPENING_BALANCE"),
                                     name="ledger_one_opening_balance"),
             models.CheckConstraint(
-                condition=(Q(kind="OPENING_BALANCE", equity_high_after__isnull=False,
-                             equity_high_after__gte=F("equity_after"))
-                           | (~Q(kind="OPENING_BALANCE") & Q(equity_high_after__isnull=True))),
-                name="ledger_opening_balance_high",
+                condition=Q(equity_high_after__gte=F("equity_after"))
+                | (~Q(kind="OPENING_BALANCE") & Q(equity_high_after__isnull=True)),
+                name="ledger_high_at_least_equity",
             ),
         ]
 

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import DecimalField, F, Max, Q
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
@@ -96,9 +96,9 @@ def ledger_post(
         amount=amount,
         equity_before=before,
         equity_after=closed,
+        equity_high_after=high,
         position=position,
         rollover_number=rollover_number,
-        equity_high_after=equity_high_after,
         note=note,
         created_by=actor,
     )
@@ -256,14 +256,8 @@ def instrument_mark(*, code: str, price: Decimal, at) -> bool:
 
 
 def _max_drawdown() -> Decimal:
-    """Largest fall of closed equity below its running high, walking the ledger in order."""
-    high = drawdown = Decimal("0")
-    rows = CapitalTransaction.objects.order_by("id").values_list("kind", "equity_after", "amount", "equity_high_after")
-    for kind, after, amount, carried_high in rows:
-        if kind in (TransactionKind.DEPOSIT, TransactionKind.WITHDRAW):
-            high += amount  # capital flows move the high-water mark, they are not drawdowns
-        elif kind == TransactionKind.OPENING_BALANCE:
-            high = carried_high  # the other system's high: its drawdown carries over too
-        high = max(high, after)
-        drawdown = max(drawdown, high - after)
-    return drawdown
+    """Largest fall of closed equity below its high: each ledger row records both (capital flows move
+    the high, so they are not drawdowns; an opening balance carries the other system's high over)."""
+    worst = CapitalTransaction.objects.aggregate(
+        worst=Max(F("equity_high_after") - F("equity_after"), output_field=DecimalField()))["worst"]
+    return max(worst or Decimal("0"), Decimal("0"))

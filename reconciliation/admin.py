@@ -18,7 +18,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin import ReadOnlyAdmin, pretty_json
+from core import formatting
+from core.admin import ReadOnlyAdmin, pretty_json, status_column
 from core.models import OpsAuditLog
 from reconciliation.forms import (
     AdoptQuantityForm,
@@ -43,7 +44,8 @@ def position_links(ids) -> str:
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "trigger", "outcome", "started_at", "finished_at", "requested_by", "discrepancy_count")
+    list_display = ("id", "trigger", "outcome_badge", "started_at", "finished_at", "requested_by", "discrepancy_count")
+    outcome_badge = status_column("outcome", "outcome")
     list_filter = ("trigger", "outcome")
     fields = ("trigger", "outcome", "instance_id", "requested_by", "started_at", "finished_at", "items_table",
               "other_symbols", "broker_snapshot_json")
@@ -112,7 +114,8 @@ class AgeFilter(admin.SimpleListFilter):
 @admin.register(Discrepancy)
 class DiscrepancyAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "symbol", "exchange", "instrument", "expected_quantity", "broker_quantity",
-                    "status", "created_at", "last_seen")
+                    "status_badge", "created_at", "last_seen")
+    status_badge = status_column()
     list_filter = ("kind", "instrument", "status", AgeFilter)
     search_fields = ("symbol",)
     list_select_related = ("instrument", "last_seen_run")
@@ -142,13 +145,14 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
 
     @admin.display(description="last seen")
     def last_seen(self, obj):
-        return obj.last_seen_run.started_at if obj.last_seen_run else "—"
+        return formatting.format_timestamp(obj.last_seen_run.started_at) if obj.last_seen_run else formatting.DASH
 
     @admin.display(description="audit trail")
     def audit_trail(self, obj):
         entries = OpsAuditLog.objects.filter(target_type="discrepancy", target_id=str(obj.pk)).order_by("created_at")
         return format_html_join("", "<div>{} — {} — {} {}</div>",
-                                ((e.created_at, e.actor, e.action, e.note) for e in entries)) or "none"
+                                ((formatting.format_timestamp(e.created_at), e.actor, e.action, e.note)
+                                 for e in entries)) or "none"
 
     # ------------------------------------------------------------------ actions
 

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core import formatting
 from core.admin import ReadOnlyAdmin, pretty_json
 from recovery.models import RecoveryRun
 
@@ -15,12 +16,19 @@ admin.site.index_template = "admin/recovery/index.html"  # the index shows open 
 
 @admin.register(RecoveryRun)
 class RecoveryRunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "trigger", "instance_id", "started_at", "finished_at", "succeeded", "warning_count",
+    list_display = ("id", "trigger", "instance_id", "started_at", "took", "succeeded", "warning_count",
                     "held_instruments")
     list_filter = ("trigger", "succeeded")
     fields = ("trigger", "instance_id", "started_at", "finished_at", "succeeded", "warnings_table", "summary",
               "report_json")
     readonly_fields = fields
+
+    @admin.display(description="took")
+    def took(self, obj):
+        if obj.finished_at is None:
+            return "running" if obj.started_at else formatting.DASH
+        seconds = (obj.finished_at - obj.started_at).total_seconds()
+        return f"{seconds:.2f} s" if seconds < 60 else formatting.format_age(seconds)
 
     @admin.display(description="warnings")
     def warning_count(self, obj):

@@ -1,13 +1,19 @@
 """Reads of the ops layer: held positions to validate, every piece of half-done work, the portfolio
-summary (equity, exposure, statistics, pause, open discrepancies) and market-calendar warnings."""
+summary (equity, exposure, statistics, pause, open discrepancies), market-calendar warnings, and the
+dependency checks behind /health (the cockpit's health strip shows the same checks)."""
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from decimal import Decimal
 
+from django.core.cache import cache
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from core.instance import instance_id
+from core.redis_client import RedisUnavailable, call, redis_configured
 from portfolio.selectors import holiday_years, portfolio_state, sessions_enforced, traded_exchanges, trading_statistics
 from portfolio.services import PortfolioNotInitialised
 from portfolio.sessions import IST, holiday_years_needed, missing_holiday_years
@@ -111,3 +117,74 @@ def calendar_warnings(*, today: date | None = None) -> list[dict]:
 def market_sessions_mode() -> str:
     """``enforced`` or ``off`` (MARKET_SESSIONS), as /health reports it."""
     return "enforced" if sessions_enforced() else "off"
+
+
+# ------------------------------------------------------------------------------------------ health
+
+BROKER_CHECK_TTL = 5  # seconds a broker check is reused: health probes must not hammer the broker
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        status = check()
+    except Exception:
+        status = "down"
+    return {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def database_check() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def redis_check() -> str:
+    if not redis_configured():
+        return "disabled"
+    try:
+        call(lambda r: r.ping())
+    except RedisUnavailable:
+        return "down"
+    return "ok"
+
+
+def broker_check() -> dict:
+    def ping():
+        from positions.broker.factory import get_broker
+        from positions.services.guards import analyzer_blocker
+
+        broker = get_broker()
+        broker.ping()
+        return "degraded" if analyzer_blocker(broker) else "ok"  # reachable, but no order may go to it
+
+    return cache.get_or_set("health:broker", lambda: _timed(ping), BROKER_CHECK_TTL)
+
+
+def health_checks() -> dict[str, dict]:
+    """{"database"|"redis"|"broker": {"status": "ok"|"down"|"disabled"|"degraded", "latency_ms"}} (Appendix A)."""
+    return {"database": _timed(database_check), "redis": _timed(redis_check), "broker": broker_check()}
+
+
+def health_report() -> dict:
+    """The /health body: healthy exactly when the database answers; who leads; every check."""
+    from core.leader import current_leader
+
+    checks = health_checks()
+    healthy = checks["database"]["status"] == "ok"
+    try:
+        leader = current_leader()
+    except DatabaseError:
+        leader = None
+    me = instance_id()
+    return {"status": "healthy" if healthy else "unhealthy", "instance_id": me, "is_leader": leader == me,
+            "leader": leader, "checks": checks, "market_sessions": market_sessions_mode(),
+            "warnings": health_warnings() if healthy else []}
+
+
+def health_warnings() -> list[dict]:
+    """Things ops should fix that do not make the instance unhealthy (e.g. a year without holidays)."""
+    try:
+        return calendar_warnings()
+    except DatabaseError:
+        return []

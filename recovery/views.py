@@ -4,81 +4,20 @@ and Prometheus call them."""
 from __future__ import annotations
 
 import os
-import time
 
-from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest, multiprocess
 
-from core.instance import instance_id
-from core.redis_client import RedisUnavailable, call, redis_configured
 from core.runtime import runtime
-from recovery.selectors import calendar_warnings, market_sessions_mode
+from recovery import selectors
 
-BROKER_CHECK_TTL = 5  # seconds a broker check is reused: health probes must not hammer the broker
 _migrations_ok = False
 
 
-def _timed(check) -> dict:
-    started = time.perf_counter()
-    try:
-        status = check()
-    except Exception:
-        status = "down"
-    return {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
-
-
-def database_check() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return "ok"
-
-
-def _redis() -> str:
-    if not redis_configured():
-        return "disabled"
-    try:
-        call(lambda r: r.ping())
-    except RedisUnavailable:
-        return "down"
-    return "ok"
-
-
-def _broker() -> dict:
-    def ping():
-        from positions.broker.factory import get_broker
-        from positions.services.guards import analyzer_blocker
-
-        broker = get_broker()
-        broker.ping()
-        return "degraded" if analyzer_blocker(broker) else "ok"  # reachable, but no order may go to it
-
-    return cache.get_or_set("health:broker", lambda: _timed(ping), BROKER_CHECK_TTL)
-
-
 def health(request):
-    from core.leader import current_leader
-
-    checks = {"database": _timed(database_check), "redis": _timed(_redis), "broker": _broker()}
-    healthy = checks["database"]["status"] == "ok"
-    try:
-        leader = current_leader()
-    except DatabaseError:
-        leader = None
-    me = instance_id()
-    body = {"status": "healthy" if healthy else "unhealthy", "instance_id": me, "is_leader": leader == me,
-            "leader": leader, "checks": checks, "market_sessions": market_sessions_mode(),
-            "warnings": _warnings() if healthy else []}
-    return JsonResponse(body, status=200 if healthy else 503)
-
-
-def _warnings() -> list[dict]:
-    """Things ops should fix that do not make the instance unhealthy (e.g. a year without holidays)."""
-    try:
-        return calendar_warnings()
-    except DatabaseError:
-        return []
+    body = selectors.health_report()
+    return JsonResponse(body, status=200 if body["status"] == "healthy" else 503)
 
 
 def _not_ready(reason: str) -> JsonResponse:
@@ -90,7 +29,7 @@ def ready(request):
     if runtime.shutting_down.is_set():
         return _not_ready("shutting down")
     try:
-        database_check()
+        selectors.database_check()
         if not _migrations_ok:
             from django.db.migrations.executor import MigrationExecutor
 

@@ -1,5 +1,5 @@
 """App-to-app imports of the project, module level and inside functions, checked against the layer order
-(DESIGN §3): core → portfolio → positions → reconciliation → signals → recovery → legacy → config.
+(DESIGN §3): core → portfolio → positions → reconciliation → signals → recovery → legacy → cockpit → config.
 
 An app may import only apps to its left; ``config`` is the composition root (it imports everyone and
 nobody imports it).  Prints every edge with its count and the first place it occurs; exits 1 when an
@@ -15,7 +15,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-LAYERS = ("core", "portfolio", "positions", "reconciliation", "signals", "recovery", "legacy", "config")
+LAYERS = ("core", "portfolio", "positions", "reconciliation", "signals", "recovery", "legacy", "cockpit", "config")
 
 
 def imported_modules(tree: ast.AST) -> list[tuple[str, int]]:

@@ -69,3 +69,14 @@ ensure_redis() {
     --dir /tmp --logfile /tmp/pm-redis.log
   wait_for_port 6379 Redis
 }
+
+# The browser tests (pytest -m browser) drive the OS package's Chromium; without it they are skipped, so
+# a failed install is reported and the suite still runs.  PM_SKIP_BROWSER_INSTALL=1 skips the attempt.
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "${PM_SKIP_BROWSER_INSTALL:-}" = 1 ] || ! command -v apt-get >/dev/null; then
+    log "No Chromium: the browser tests will be skipped (apt-get install chromium to run them)"
+    return 0
+  fi
+  ( apt_install chromium ) || log "Chromium could not be installed: the browser tests will be skipped"
+}

@@ -1,7 +1,7 @@
 """The layout's two rules, read from the source (no database):
 
 * apps import only the apps below them: core → portfolio → positions → reconciliation → signals →
-  recovery → legacy → config (``scripts/import_graph.py``);
+  recovery → legacy → cockpit → config (``scripts/import_graph.py``);
 * each state machine has one owner: ``Position``, ``OrderIntent`` and ``SignalLog`` rows are written
   (``.save()``, ``.update()``, ``.objects.create()`` and friends) only in their owning service modules.
 """
@@ -13,7 +13,7 @@ import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("core", "portfolio", "positions", "reconciliation", "signals", "recovery", "legacy", "config")
+APPS = ("core", "portfolio", "positions", "reconciliation", "signals", "recovery", "legacy", "cockpit", "config")
 OWNERS = {
     "Position": "positions/services/lifecycle.py",
     "OrderIntent": "positions/services/intents.py",

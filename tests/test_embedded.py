@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.formatting import format_money
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -90,3 +92,8 @@ def test_replayed_sample_campaign_is_visible_in_api_and_admin(embedded):
         assert page.status_code == 200
         assert "GOLD_MINI_Long_3" in page.text and "BANK_NIFTY_Long_2" in page.text
         assert browser.get("/static/admin/css/base.css").status_code == 200
+        # The cockpit on SQLite: its equity curve query and sections work on the embedded database too.
+        cockpit = browser.get("/admin/cockpit/")
+        assert cockpit.status_code == 200 and 'class="closed-line"' in cockpit.text
+        assert format_money(portfolio["closed_equity"]) in cockpit.text
+        assert browser.get("/admin/cockpit/sections/equity/?range=1d").status_code == 200

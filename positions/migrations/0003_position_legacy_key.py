@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portfolio', '0007_ledger_opening_balance'),
+        ('portfolio', '0008_ledger_opening_balance'),
         ('positions', '0002_broker_edge'),
         ('signals', '0001_initial'),
     ]

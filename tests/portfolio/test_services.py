@@ -137,3 +137,19 @@ def test_the_drawdown_carries_over_from_the_opening_balance():
     _open_balance()
     capital_deposit(amount="100000", actor="ops")
     assert statistics_replace(trade_figures={}).max_drawdown == Decimal("191099.50")  # 10184500 − 9993400.50
+
+
+def test_ledger_rows_record_the_equity_high_and_the_migration_backfills_it(portfolio):
+    """equity_high_after is what the state held after each row (the cockpit's curve reads it)."""
+    import importlib
+
+    from django.apps import apps
+
+    capital_withdraw(amount="300000", actor="t")
+    capital_deposit(amount="50000", actor="t")
+    rows = list(CapitalTransaction.objects.order_by("id").values_list("equity_after", "equity_high_after"))
+    assert rows == [(Decimal("5000000"), Decimal("5000000")), (Decimal("4700000"), Decimal("4700000")),
+                    (Decimal("4750000"), Decimal("4750000"))]
+    CapitalTransaction.objects.update(equity_high_after=None)
+    importlib.import_module("portfolio.migrations.0004_ledger_equity_high").backfill(apps, None)
+    assert list(CapitalTransaction.objects.order_by("id").values_list("equity_after", "equity_high_after")) == rows

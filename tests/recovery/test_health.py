@@ -57,7 +57,7 @@ def test_redis_down_is_reported_but_not_fatal(client, portfolio, settings):
 
 
 def test_database_down_is_503(client):
-    with mock.patch("recovery.views.database_check", side_effect=OperationalError("gone")):
+    with mock.patch("recovery.selectors.database_check", side_effect=OperationalError("gone")):
         response = client.get("/health")
     assert response.status_code == 503 and response.json()["status"] == "unhealthy"
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portfolio', '0006_instrument_execution_style'),
+        ('portfolio', '0007_ledger_equity_high'),
         ('positions', '0001_initial'),
     ]
 
@@ -14,11 +14,6 @@ class Migration(migrations.Migration):
         migrations.RemoveConstraint(
             model_name='capitaltransaction',
             name='ledger_kind_valid',
-        ),
-        migrations.AddField(
-            model_name='capitaltransaction',
-            name='equity_high_after',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='OPENING_BALANCE only: the high-water mark carried over', max_digits=18, null=True),
         ),
         migrations.AlterField(
             model_name='capitaltransaction',
@@ -35,6 +30,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='capitaltransaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('equity_high_after__gte', models.F('equity_after')), ('equity_high_after__isnull', False), ('kind', 'OPENING_BALANCE')), models.Q(models.Q(('kind', 'OPENING_BALANCE'), _negated=True), ('equity_high_after__isnull', True)), _connector='OR'), name='ledger_opening_balance_high'),
+            constraint=models.CheckConstraint(condition=models.Q(('equity_high_after__gte', models.F('equity_after')), models.Q(models.Q(('kind', 'OPENING_BALANCE'), _negated=True), ('equity_high_after__isnull', True)), _connector='OR'), name='ledger_high_at_least_equity'),
         ),
     ]
