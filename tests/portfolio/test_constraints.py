@@ -126,13 +126,13 @@ def test_seeded_instruments_match_the_design_table():
     assert {i.entry_roll_trading_days for i in rows.values()} == {5, 3, 8}
 
 
-def test_ledger_opening_balance_carries_a_high_and_exists_once():
+def test_ledger_high_is_never_below_equity_and_an_opening_balance_carries_one_once():
     opening = dict(kind="OPENING_BALANCE", amount=Decimal("100"), equity_before=0, equity_after=Decimal("100"),
                    created_by="t")
     _violates(lambda: CapitalTransaction.objects.create(**opening))  # no carried high
     _violates(lambda: CapitalTransaction.objects.create(**opening, equity_high_after=Decimal("99")))  # below closed
-    _violates(lambda: CapitalTransaction.objects.create(kind="DEPOSIT", amount=1, equity_before=0, equity_after=1,
-                                                        equity_high_after=1, created_by="t"))  # opening only
+    _violates(lambda: CapitalTransaction.objects.create(kind="DEPOSIT", amount=2, equity_before=0, equity_after=2,
+                                                        equity_high_after=1, created_by="t"))  # a high below equity
     CapitalTransaction.objects.create(**opening, equity_high_after=Decimal("150"))
     _violates(lambda: CapitalTransaction.objects.create(**{**opening, "equity_before": Decimal("100"),
                                                            "equity_after": Decimal("200")},
