@@ -169,8 +169,8 @@ class Broker(Protocol):
 
     def order_book(self) -> list[OrderStatus]: ...
 
-    def trades(self) -> list[Trade]:
-        """The trade book: one row per fill."""
+    def trades(self, order_id: str | None = None) -> list[Trade]:
+        """The trade book: one row per fill (only ``order_id``'s, when given)."""
 
     def cancel_order(self, order_id: str) -> None:
         """Cancel what is left of an order; returns normally when it is already finished."""

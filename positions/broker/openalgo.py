@@ -147,8 +147,10 @@ class OpenAlgoBroker:
     def order_book(self) -> list[OrderStatus]:
         return self._read_parsed("orderbook", {}, rows.orders_from_book)
 
-    def trades(self) -> list[Trade]:
-        return self._read_parsed("tradebook", {}, rows.trades_from_book)
+    def trades(self, order_id: str | None = None) -> list[Trade]:
+        # OpenAlgo has no per-order trade read: the whole day's book is fetched, and only the rows
+        # asked for are parsed (a long day's book must not cost every fill lookup a full parse).
+        return self._read_parsed("tradebook", {}, lambda data: rows.trades_from_book(data, order_id=order_id))
 
     def cancel_order(self, order_id: str) -> None:
         """Cancel what is left of an order.  OpenAlgo answers 500 for an order that is already

@@ -184,9 +184,9 @@ def quote_from_data(data: Any, *, symbol: str, exchange: str) -> Quote:
     )
 
 
-def trades_from_book(data: Any) -> list[Trade]:
-    """Tradebook rows, one per fill.  A row that cannot be read fails the whole read (ValueError):
-    leaving a fill out would understate what the broker holds."""
+def trades_from_book(data: Any, *, order_id: str | None = None) -> list[Trade]:
+    """Tradebook rows, one per fill (only ``order_id``'s, when given).  A row that cannot be read
+    fails the whole read (ValueError): leaving a fill out would understate what the broker holds."""
     if not data:
         return []
     if not isinstance(data, list):
@@ -195,13 +195,15 @@ def trades_from_book(data: Any) -> list[Trade]:
     for row in data:
         if not isinstance(row, dict):
             raise ValueError("tradebook row is not an object")
-        order_id = str(row.get("orderid") or row.get("order_id") or "")
+        row_order = str(row.get("orderid") or row.get("order_id") or "")
+        if order_id is not None and row_order != str(order_id):
+            continue
         quantity = to_int(_first(row, ("quantity", "qty", "filled_quantity")))
         price = to_decimal(_first(row, ("average_price", "averageprice", "trade_price", "price")))
-        if not order_id or not quantity or quantity <= 0 or price is None or price <= 0:
-            raise ValueError(f"tradebook row for order {order_id or '?'} lacks an order id, quantity or price")
+        if not row_order or not quantity or quantity <= 0 or price is None or price <= 0:
+            raise ValueError(f"tradebook row for order {row_order or '?'} lacks an order id, quantity or price")
         trades.append(Trade(
-            order_id=order_id,
+            order_id=row_order,
             symbol=str(_first(row, ("symbol", "tradingsymbol")) or ""),
             exchange=str(row.get("exchange") or ""),
             action=str(row.get("action") or row.get("transaction_type") or "").upper(),

@@ -126,12 +126,15 @@ class PaperBroker:
     def order_book(self) -> list[OrderStatus]:
         return [self._status(order) for order in PaperOrder.objects.order_by("id")]
 
-    def trades(self) -> list[Trade]:
+    def trades(self, order_id: str | None = None) -> list[Trade]:
         """One trade per filled order, at its fill price."""
+        filled = PaperOrder.objects.filter(status=PaperOrderStatus.COMPLETE)
+        if order_id is not None:
+            filled = filled.filter(order_id=order_id)
         return [
             Trade(order_id=o.order_id, symbol=o.symbol, exchange=o.exchange, action=o.action,
                   quantity=o.quantity, price=o.average_price, traded_at=o.created_at)
-            for o in PaperOrder.objects.filter(status=PaperOrderStatus.COMPLETE).order_by("id")
+            for o in filled.order_by("id")
         ]
 
     def positions(self) -> list[BrokerPosition]:
