@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.utils import timezone
 
+from core.commands import command_actor
 from legacy.mapping import IST
 from legacy.render import plan_text
 from legacy.services import (
@@ -33,7 +34,7 @@ from legacy.services import (
     reconciliation_preview,
 )
 from legacy.source import LegacyUnavailable, describe, read_snapshot
-from reconciliation.management.commands.reconcile_broker import command_actor, report_text
+from reconciliation.management.commands.reconcile_broker import report_text
 from reconciliation.models import RunTrigger
 from reconciliation.services.reconcile import reconciliation_run
 

@@ -7,20 +7,13 @@ imported (exit code 1).
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.commands import command_actor
 from portfolio.calendar_services import holidays_import
 from portfolio.holiday_csv import HolidayCsvError
-
-
-def _actor() -> str:
-    try:
-        return f"command:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "command"
 
 
 class Command(BaseCommand):
@@ -33,7 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, file: str, dry_run: bool, **options):
         text = self._read(file)
         try:
-            report = holidays_import(text=text, actor=_actor(), source=file, dry_run=dry_run)
+            report = holidays_import(text=text, actor=command_actor(), source=file, dry_run=dry_run)
         except HolidayCsvError as exc:
             for line, message in exc.errors:
                 self.stderr.write(f"{file}:{line}: {message}" if line else f"{file}: {message}")

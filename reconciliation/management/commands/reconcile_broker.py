@@ -6,11 +6,11 @@ be read.  ``--dry-run`` compares and prints but records nothing (no run, no disc
 
 from __future__ import annotations
 
-import getpass
 import json
 
 from django.core.management.base import BaseCommand
 
+from core.commands import command_actor
 from reconciliation.models import ReconciliationOutcome, RunTrigger
 from reconciliation.services.reconcile import reconciliation_run
 
@@ -21,12 +21,6 @@ EXIT_CODES = {
 }
 _COLUMNS = ("symbol", "exchange", "instrument", "expected", "broker", "kind", "position_ids")
 
-
-def command_actor() -> str:
-    try:
-        return f"command:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "command"
 
 
 def _table(rows: list[dict], columns: tuple[str, ...]) -> list[str]:
