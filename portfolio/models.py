@@ -223,7 +223,7 @@ class CapitalTransaction(models.Model):
             models.UniqueConstraint(fields=["kind"], condition=Q(kind="OPENING_BALANCE"),
                                     name="ledger_one_opening_balance"),
             models.CheckConstraint(
-                condition=Q(equity_high_after__gte=F("equity_after"))
+                condition=Q(equity_high_after__isnull=False, equity_high_after__gte=F("equity_after"))
                 | (~Q(kind="OPENING_BALANCE") & Q(equity_high_after__isnull=True)),
                 name="ledger_high_at_least_equity",
             ),

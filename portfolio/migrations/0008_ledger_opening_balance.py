@@ -30,6 +30,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='capitaltransaction',
-            constraint=models.CheckConstraint(condition=models.Q(('equity_high_after__gte', models.F('equity_after')), models.Q(models.Q(('kind', 'OPENING_BALANCE'), _negated=True), ('equity_high_after__isnull', True)), _connector='OR'), name='ledger_high_at_least_equity'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('equity_high_after__gte', models.F('equity_after')), ('equity_high_after__isnull', False)), models.Q(models.Q(('kind', 'OPENING_BALANCE'), _negated=True), ('equity_high_after__isnull', True)), _connector='OR'), name='ledger_high_at_least_equity'),
         ),
     ]

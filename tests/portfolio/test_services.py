@@ -151,5 +151,5 @@ def test_ledger_rows_record_the_equity_high_and_the_migration_backfills_it(portf
     assert rows == [(Decimal("5000000"), Decimal("5000000")), (Decimal("4700000"), Decimal("4700000")),
                     (Decimal("4750000"), Decimal("4750000"))]
     CapitalTransaction.objects.update(equity_high_after=None)
-    importlib.import_module("portfolio.migrations.0004_ledger_equity_high").backfill(apps, None)
+    importlib.import_module("portfolio.migrations.0007_ledger_equity_high").backfill(apps, None)
     assert list(CapitalTransaction.objects.order_by("id").values_list("equity_after", "equity_high_after")) == rows
