@@ -96,8 +96,9 @@ def test_a_newer_token_in_the_database_deposes_the_holder(leases):
 
 
 def test_without_redis_leadership_falls_back_to_a_postgres_lock(leases, redis_down):
-    first, second = leases(), leases()
-    before = LeaderLease.objects.filter(name="default").values_list("epoch", flat=True).first() or 0
+    # A lease name of its own: a leader left running by an earlier test cannot hold this lock.
+    first, second = leases(name="fallback-test"), leases(name="fallback-test")
+    before = LeaderLease.objects.filter(name="fallback-test").values_list("epoch", flat=True).first() or 0
     assert first.ensure() and first.backend == "postgres"
     assert first.epoch == before + 1
     assert not second.ensure()  # the advisory lock excludes the second candidate
