@@ -12,6 +12,7 @@ from core import formatting
 from core.admin import ReadOnlyAdmin, money_column, price_column, status_badge, status_column
 from core.templatetags.pm_format import pnl_html
 from positions.models import LIVE_STATUSES, OrderIntent, PaperOrder, PaperPosition, Position, PyramidingState
+from positions.rollover_admin import roll_now, rollover_link
 
 
 def _held(position) -> bool:
@@ -54,6 +55,7 @@ class PositionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("instrument",)
     inlines = [OrderIntentInline]
+    actions = [roll_now]
     readonly_fields = ("summary",)
     fieldsets = (
         (None, {"fields": ("summary",)}),
@@ -85,12 +87,16 @@ class PositionAdmin(ReadOnlyAdmin):
         if obj.retry_at is not None:
             rows.append(("exit pending", f"next attempt {formatting.format_timestamp(obj.retry_at)}: {obj.last_error}"))
         if obj.rollover_count or obj.rollover_status != "none":
-            rows.append(("rollover", f"{obj.rollover_status}, {obj.rollover_count} done, rollover P&L "
-                                     f"{formatting.format_money(obj.rollover_pnl, sign=True)}"))
+            rows.append(("rollover", format_html("{}, {} done, rollover P&amp;L {} — {}", obj.rollover_status,
+                                                 obj.rollover_count, formatting.format_money(obj.rollover_pnl, sign=True),
+                                                 rollover_link(obj))))
         rows += [("opened", formatting.format_timestamp(obj.opened_at)),
                  ("closed", formatting.format_timestamp(obj.closed_at))]
         body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
         return format_html('<table class="pm-table" id="position-summary">{}</table>', body)
+
+    def has_roll_permission(self, request):
+        return request.user.has_perm("positions.roll_position")
 
     @admin.display(description="exit pending")
     def exit_pending_note(self, obj):

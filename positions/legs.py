@@ -33,6 +33,7 @@ WAIT = "wait"          # orders are working at the broker: look them up
 OPEN = "open"          # the entry is complete: open with ``quantity`` per leg
 FAIL = "fail"          # the entry is complete with nothing held
 BOOK = "book"          # close ``quantity`` per leg (all of it, or a part) and book its P&L
+COMPLETE = "complete"  # a rollover phase holds (or has closed) its whole ``quantity`` per leg
 
 
 @dataclass(frozen=True)
@@ -152,3 +153,41 @@ def _again(firsts: list[Order], *, leg: str, action: str, quantity: int) -> Step
     """Nothing of the first leg filled: a first attempt, or another one after a failure."""
     kind = RETRY if firsts else CREATE
     return Step(kind, leg=leg, action=action, purpose="exit", quantity=quantity, reason=_reason(firsts))
+
+
+def pair_step(*, first: tuple[str, str], second: tuple[str, str] | None, target: int, orders: list[Order],
+              purpose: str) -> Step:
+    """The next step of a rollover phase: bring the ``first`` (leg, action) to ``target`` filled and the
+    ``second`` after it, never past what the first has filled — until both are whole (COMPLETE).
+
+    Unlike an entry, a rollover never settles for part: a part-filled or refused leg is tried again
+    for the rest (RETRY, paced by the caller) until the whole quantity is held.  Closing Bank Nifty
+    leads with BUY PE (then SELL CE); opening leads with BUY CE (then SELL PE): the broker never
+    holds a short put beyond its call.
+    """
+    firsts = [o for o in orders if o.leg == first[0]]
+    going = _send_or_wait(firsts)
+    if going:
+        return going
+    led = sum(o.filled for o in firsts)
+    if second is not None:
+        seconds = [o for o in orders if o.leg == second[0]]
+        followed = sum(o.filled for o in seconds if o.state != PENDING)
+        unpaired = led - followed
+        pending = next((o for o in seconds if o.state == PENDING), None)
+        if pending is not None and unpaired <= 0:
+            return Step(CANCEL, order_id=pending.id)
+        going = _send_or_wait(seconds, quantity=unpaired)
+        if going:
+            return going
+        if unpaired > 0:
+            return _next_attempt(seconds, second, purpose, unpaired)
+    if led < target:
+        return _next_attempt(firsts, first, purpose, target - led)
+    return Step(COMPLETE, quantity=target)
+
+
+def _next_attempt(orders: list[Order], leg_action: tuple[str, str], purpose: str, quantity: int) -> Step:
+    kind = RETRY if any(o.fell_short for o in orders) else CREATE
+    return Step(kind, leg=leg_action[0], action=leg_action[1], purpose=purpose, quantity=quantity,
+                reason=_reason(orders))

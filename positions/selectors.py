@@ -8,19 +8,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Sum
 
 from portfolio.equity import blended_equity, free_margin, position_risk, position_vol
 from portfolio.models import Holiday, HolidayClosure, PortfolioState
 from positions import legs
-from positions.calendars import TradingCalendar
+from positions.calendars import TradingCalendar, is_rollover_candidate
 from positions.models import (
+    ACTIVE_PHASES,
     LIVE_STATUSES,
     IntentStatus,
     OrderIntent,
     Position,
     PositionStatus,
     PyramidingState,
+    Rollover,
 )
 from positions.models.intent import QUEUE_HOLDING_STATUSES, TERMINAL_INTENT_STATUSES
 from positions.pnl import unrealized_pnl
@@ -106,12 +108,81 @@ def _order_state(status: str) -> str:
     return legs.DONE if status in TERMINAL_INTENT_STATUSES else legs.WORKING
 
 
+def _as_orders(intents: QuerySet[OrderIntent]) -> list[legs.Order]:
+    return [legs.Order(id=i.pk, purpose=i.purpose, leg=i.leg, action=i.action, quantity=i.quantity,
+                       filled=i.filled_quantity, state=_order_state(i.status), error=i.error)
+            for i in intents.order_by("id")]
+
+
 def position_orders(position: Position, purposes: tuple[str, ...]) -> list[legs.Order]:
     """The position's orders of these purposes not yet booked elsewhere, as the leg planner sees them
     (in the order they were recorded)."""
-    return [legs.Order(id=i.pk, purpose=i.purpose, leg=i.leg, action=i.action, quantity=i.quantity,
-                       filled=i.filled_quantity, state=_order_state(i.status), error=i.error)
-            for i in position.intents.filter(purpose__in=purposes).order_by("id")]
+    return _as_orders(position.intents.filter(purpose__in=purposes))
+
+
+def rollover_orders(rollover: Rollover, purpose: str) -> list[legs.Order]:
+    """One phase's orders of a rollover (``rollover_close`` or ``rollover_open``), for the planner."""
+    return _as_orders(rollover.intents.filter(purpose=purpose))
+
+
+def active_rollover(*, position_id: int) -> Rollover | None:
+    return Rollover.objects.filter(position_id=position_id, phase__in=ACTIVE_PHASES).first()
+
+
+def rollover_exit_state(*, position_id: int) -> tuple[str, Rollover | None]:
+    """What an exit of the position would meet (DESIGN §8): ``none`` (no rollover), ``cancellable``
+    (nothing of the old contract closed yet), ``flat`` (old contract closed, nothing of the new one
+    held yet) or ``busy`` (a leg at the broker, or a phase part-filled: the exit must wait)."""
+    roll = active_rollover(position_id=position_id)
+    if roll is None:
+        return "none", None
+    phase_purpose = "rollover_close" if roll.phase == "closing" else "rollover_open"
+    filled = 0
+    for purpose, status, quantity in roll.intents.values_list("purpose", "status", "filled_quantity"):
+        if status not in (IntentStatus.PENDING, *TERMINAL_INTENT_STATUSES):
+            return "busy", roll
+        filled += quantity if purpose == phase_purpose else 0
+    if filled:
+        return "busy", roll
+    return ("cancellable" if roll.phase == "closing" else "flat"), roll
+
+
+def rollover_busy(*, instrument: str) -> bool:
+    """Whether an exit of the instrument would have to wait for a rollover leg now."""
+    rolling = Rollover.objects.filter(position__instrument_id=instrument, phase__in=ACTIVE_PHASES)
+    return any(rollover_exit_state(position_id=pk)[0] == "busy" for pk in rolling.values_list("position_id", flat=True))
+
+
+def flagged_rollovers() -> list[Rollover]:
+    """Rollovers under way that asked ops to step in (flat between the old contract and the new)."""
+    return list(Rollover.objects.filter(phase__in=ACTIVE_PHASES, flagged_at__isnull=False)
+                .select_related("position__instrument").order_by("id"))
+
+
+def rollovers_due(*, now, exchange: str | None = None) -> list[int]:
+    """Active rollovers with no retry pending beyond ``now`` (oldest first)."""
+    rows = Rollover.objects.filter(phase__in=ACTIVE_PHASES).filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+    if exchange is not None:
+        rows = rows.filter(position__instrument__exchange=exchange)
+    return list(rows.order_by("id").values_list("pk", flat=True))
+
+
+def rollover_candidates(*, today) -> list[Position]:
+    """Open positions fewer than their instrument's ``rollover_days`` calendar days from expiry (an
+    expired one too) with no rollover under way (DESIGN §8)."""
+    rolling = Rollover.objects.filter(phase__in=ACTIVE_PHASES).values("position_id")
+    rows = (Position.objects.filter(status=PositionStatus.OPEN).exclude(pk__in=rolling)
+            .select_related("instrument").order_by("expiry", "id"))
+    calendars: dict[str, TradingCalendar] = {}
+
+    def expiry(position: Position):
+        """The stored expiry, moved back when a holiday imported since falls on it."""
+        exchange = position.instrument.exchange
+        calendar = calendars.setdefault(exchange, trading_calendar(exchange))
+        return calendar.previous_trading_day(position.expiry)
+
+    return [p for p in rows
+            if is_rollover_candidate(expiry=expiry(p), today=today, rollover_days=p.instrument.rollover_days)]
 
 
 def positions_due_for_retry(*, now) -> list[int]:
@@ -175,13 +246,15 @@ def portfolio_exposure() -> Exposure:
 
 
 def closed_trade_figures() -> dict:
-    """Trade counters re-derived from closed positions (the source of truth for statistics)."""
-    closed = Position.objects.filter(status=PositionStatus.CLOSED)
+    """Trade counters re-derived from closed positions (the source of truth for statistics).  A rolled
+    position's result is its final contract's P&L plus what its rollovers booked (each once)."""
+    closed = Position.objects.filter(status=PositionStatus.CLOSED).annotate(
+        total=ExpressionWrapper(F("realized_pnl") + F("rollover_pnl"), output_field=DecimalField()))
     figures = closed.aggregate(
-        trades=Count("pk"), wins=Count("pk", filter=Q(realized_pnl__gt=0)),
-        losses=Count("pk", filter=Q(realized_pnl__lt=0)), stops=Count("pk", filter=Q(exit_reason="PM_STOP_HIT")),
-        profit=Sum("realized_pnl", filter=Q(realized_pnl__gt=0)), loss=Sum("realized_pnl", filter=Q(realized_pnl__lt=0)),
-        net=Sum("realized_pnl"), best=Max("realized_pnl"), worst=Min("realized_pnl"),
+        trades=Count("pk"), wins=Count("pk", filter=Q(total__gt=0)),
+        losses=Count("pk", filter=Q(total__lt=0)), stops=Count("pk", filter=Q(exit_reason="PM_STOP_HIT")),
+        profit=Sum("total", filter=Q(total__gt=0)), loss=Sum("total", filter=Q(total__lt=0)),
+        net=Sum("total"), best=Max("total"), worst=Min("total"),
     )
     opened = Position.objects.exclude(opened_at=None)
     return {
@@ -191,4 +264,5 @@ def closed_trade_figures() -> dict:
         "net_realized_pnl": figures["net"] or ZERO, "largest_win": max(figures["best"] or ZERO, ZERO),
         "largest_loss": min(figures["worst"] or ZERO, ZERO),
         "base_entries": opened.filter(layer=1).count(), "pyramid_entries": opened.filter(layer__gt=1).count(),
+        "rollovers": Rollover.objects.filter(phase="done").count(),
     }

@@ -49,6 +49,7 @@ class DiscrepancyKind(models.TextChoices):
     MISMATCH = "mismatch", "Quantity mismatch"
     UNRESOLVED_ORDER = "unresolved_order", "Order outcome unresolved"
     LOT_SIZE = "lot_size", "Broker lot size differs from ours"
+    ROLLOVER_INCOMPLETE = "rollover_incomplete", "Rollover stuck: old contract closed, new one not held"
 
 
 # Found by comparing quantities in a reconciliation run (the others come from the order lifecycle).

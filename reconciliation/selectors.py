@@ -54,15 +54,15 @@ def held_positions() -> tuple[HeldPosition, ...]:
 def in_flight_keys() -> set[Key]:
     """Symbols whose broker quantity may be about to change: order intents not finished, entries not
     yet settled, exit fills not yet booked, rollovers in progress."""
-    from positions.models import OrderIntent, Position
+    from positions.models import ACTIVE_PHASES, OrderIntent, Position, Rollover
     from positions.models.intent import OPEN_INTENT_STATUSES
 
     keys: set[Key] = set(
         OrderIntent.objects.filter(status__in=OPEN_INTENT_STATUSES).values_list("symbol", "exchange")
     )
-    unsettled = Position.objects.filter(
-        Q(status="opening") | Q(status__in=HOLDING_STATUSES, rollover_status="in_progress")
-    ).values(*_HELD_FIELDS)
+    for roll in Rollover.objects.filter(phase__in=ACTIVE_PHASES).select_related("position__instrument"):
+        keys.update((symbol, roll.position.instrument.exchange) for symbol in roll.old_symbols + roll.new_symbols)
+    unsettled = Position.objects.filter(status="opening").values(*_HELD_FIELDS)
     for row in unsettled:
         keys.update(key for key, _ in _held(row).legs())
     booking = Position.objects.filter(status="closing", intents__purpose="exit", intents__filled_quantity__gt=0)

@@ -49,6 +49,15 @@ def _retry_orders():
     return {"driven": retry_due()}
 
 
+def _roll_positions():
+    from positions.services.rollover_run import rollover_run
+    from recovery.services.sweeper import kick_accepted
+
+    report = rollover_run(trigger="job")
+    kick_accepted()  # signals that waited for a rollover leg go on now
+    return {"rollovers": report}
+
+
 def _reap():
     from core.services import instances_reap
 
@@ -99,6 +108,8 @@ JOBS: dict[str, Job] = {
     # Exits held outside the session run at the open (DESIGN §15.3); in beat, like the sweeper, so they
     # do not wait for a worker to take the job (the executor it kicks still runs on the workers).
     "release_held_signals": Job(60, _release_held, in_fenced_transaction=False, in_beat=True),
+    # Positions near expiry roll to the next contract, each exchange's inside its session (DESIGN §8).
+    "roll_positions": Job(900, _roll_positions, in_fenced_transaction=False),
     # Not scheduled by default: a 1-second probe that HA tests schedule to observe emissions.
     "leader_probe": Job(1, lambda: {}, in_fenced_transaction=True, scheduled=False),
 }

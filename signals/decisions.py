@@ -25,9 +25,11 @@ from positions.selectors import (
     open_positions,
     portfolio_exposure,
     pyramids_since,
+    rollover_exit_state,
 )
 from positions.services.lifecycle import STOP_HIT, positions_trail
 from positions.services.planning import EntryOrder, entry_plan, exit_plan
+from positions.services.rollover_run import rollover_yield_to_exit
 from signals.checks import (
     age_checks,
     checks_json,
@@ -185,10 +187,28 @@ def decide_exit(signal: SignalLog) -> Decision:
             "held": {"at": checks[-1].detail["at"], "next_open": checks[-1].detail["next_open"],
                      "position_ids": [p.pk for p in targets]},
         })
+    busy = [p.pk for p in targets if rollover_exit_state(position_id=p.pk)[0] == "busy"]
+    if busy:  # a rollover leg is at the broker or part-filled: the exit runs once it has settled
+        return Decision(SignalStatus.HELD, "rollover_in_progress", {
+            "checks": checks_json(checks), "held": {"position_ids": busy}})
     reason = (signal.payload.get("reason") or "").strip()
     price = signal_number(signal, "price")
-    planned = [p.pk for p in targets if exit_plan(position=p, reason=reason, reference_price=price, signal=signal)]
-    return Decision(None, "", {"checks": checks_json(checks), "exits": planned}, planned)
+    planned, closed = _exits(targets, reason=reason, price=price, signal=signal)
+    result = {"checks": checks_json(checks), "exits": planned, **({"closed_during_rollover": closed} if closed else {})}
+    return Decision(None if planned else SignalStatus.EXECUTED, "", result, planned)
+
+
+def _exits(targets: list, *, reason: str, price: Decimal, signal: SignalLog) -> tuple[list[int], list[int]]:
+    """Plan the exit of each target; a position whose rollover left it flat is closed there and then.
+    Returns (positions with exit orders planned, positions closed without orders)."""
+    planned, closed = [], []
+    for position in targets:
+        verdict = rollover_yield_to_exit(position=position, reason=reason)
+        if verdict == "closed":
+            closed.append(position.pk)
+        elif verdict == "exit" and exit_plan(position=position, reason=reason, reference_price=price, signal=signal):
+            planned.append(position.pk)
+    return planned, closed
 
 
 def decide_market_data(signal: SignalLog) -> Decision:
@@ -201,9 +221,15 @@ def decide_market_data(signal: SignalLog) -> Decision:
     positions = open_positions(instrument=instrument.code, lock=True)
     trail = positions_trail(positions=positions, price=price, atr=atr,
                             multiple=instrument.trailing_stop_atr_multiple, point_value=instrument.point_value)
-    exits = [{"position_id": p.pk, "label": p.label, "stop": str(p.current_stop)} for p in trail.stop_hits
-             if exit_plan(position=p, reason=STOP_HIT, reference_price=price, signal=signal)]
+    # A position in the middle of a rollover leg waits for it; the next bar past the stop exits it.
+    hits = [p for p in trail.stop_hits if rollover_exit_state(position_id=p.pk)[0] != "busy"]
+    planned, closed = _exits(hits, reason=STOP_HIT, price=price, signal=signal)
+    exits = [{"position_id": p.pk, "label": p.label, "stop": str(p.current_stop)} for p in hits if p.pk in planned]
     result = {"positions_checked": len(positions), "stops_moved": trail.stops_moved, "exits_triggered": exits}
+    if closed:
+        result["closed_during_rollover"] = closed
+    if len(hits) < len(trail.stop_hits):
+        result["stop_hits_waiting_for_rollover"] = [p.pk for p in trail.stop_hits if p not in hits]
     if not exits:
         return Decision(SignalStatus.EXECUTED, "", result)
     return Decision(None, "", result, [e["position_id"] for e in exits])

@@ -110,6 +110,23 @@ def live_portfolio(transactional_db, eager_tasks):
     return state
 
 
+@pytest.fixture
+def fake(live_portfolio):
+    """The faithful fake OpenAlgo behind the real adapter; sessions off (orders at any wall-clock time)."""
+    import httpx
+
+    from positions.broker.factory import set_broker_override
+    from positions.broker.openalgo import OpenAlgoBroker
+    from tests.fakes.openalgo_server import FakeOpenAlgo
+
+    with FakeOpenAlgo(api_key="test-key", sessions=False) as server:
+        broker = OpenAlgoBroker(base_url=server.url, api_key="test-key", retry_backoff=0.01,
+                                timeout=httpx.Timeout(1.0, connect=0.5))
+        set_broker_override(broker)
+        yield server
+        broker.close()
+
+
 class Webhook:
     """Posts TradingView-style alerts through the real URLconf."""
 

@@ -18,10 +18,11 @@ OWNERS = {
     "Position": "positions/services/lifecycle.py",
     "OrderIntent": "positions/services/intents.py",
     "SignalLog": "signals/services/inbox.py",
+    "Rollover": "positions/services/rollover.py",
 }
 # Reverse relations that reach these rows from another object (``position.intents.update(...)``).
 RELATED = {"intents": "OrderIntent", "opened_positions": "Position", "closed_positions": "Position",
-           "positions": "Position", "signals": "SignalLog"}
+           "positions": "Position", "signals": "SignalLog", "rollovers": "Rollover"}
 QUERY_WRITES = {"update", "create", "get_or_create", "update_or_create", "bulk_create", "bulk_update", "delete"}
 INSTANCE_WRITES = {"save", "delete"}
 
@@ -81,7 +82,8 @@ def _written_model(call: ast.Call) -> str | None:
     if method in INSTANCE_WRITES and receiver:
         # An instance write: judged by the variable's name (``position.save()``, ``self.signal.save()``).
         last = receiver[-1].lower()
-        for word, model in (("position", "Position"), ("intent", "OrderIntent"), ("signal", "SignalLog")):
+        for word, model in (("position", "Position"), ("intent", "OrderIntent"), ("signal", "SignalLog"),
+                            ("roll", "Rollover")):
             if word in last:
                 return model
     return None
@@ -102,7 +104,7 @@ def ownership_violations(root: Path) -> list[str]:
     return found
 
 
-def test_position_intent_and_signal_rows_are_written_only_by_their_owners():
+def test_position_intent_signal_and_rollover_rows_are_written_only_by_their_owners():
     assert ownership_violations(ROOT) == []
 
 

@@ -15,8 +15,10 @@ from positions.models.position import (
     PyramidingState,
     RolloverStatus,
 )
+from positions.models.rollover import ACTIVE_PHASES, Rollover, RolloverPhase
 
 __all__ = [
+    "ACTIVE_PHASES",
     "BrokerContract",
     "IntentPurpose",
     "IntentStatus",
@@ -31,5 +33,7 @@ __all__ = [
     "PositionStatus",
     "PriceType",
     "PyramidingState",
+    "Rollover",
+    "RolloverPhase",
     "RolloverStatus",
 ]

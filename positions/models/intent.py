@@ -77,6 +77,9 @@ class OrderIntent(models.Model):
         "signals.SignalLog", null=True, blank=True, on_delete=models.SET_NULL, related_name="intents"
     )
     purpose = models.CharField(max_length=16, choices=IntentPurpose.choices)
+    rollover = models.ForeignKey(
+        "positions.Rollover", null=True, blank=True, on_delete=models.PROTECT, related_name="intents"
+    )
     leg = models.CharField(max_length=3, choices=Leg.choices)
     sequence = models.PositiveSmallIntegerField(help_text="Send order within its batch")
     symbol = models.CharField(max_length=40)
@@ -127,6 +130,11 @@ class OrderIntent(models.Model):
             models.CheckConstraint(
                 condition=Q(filled_quantity__lte=F("quantity")) & (Q(filled_quantity=0) | Q(fill_price__isnull=False)),
                 name="intent_fill_within_quantity",
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose__in=["rollover_close", "rollover_open"], rollover__isnull=False)
+                | (~Q(purpose__in=["rollover_close", "rollover_open"]) & Q(rollover__isnull=True)),
+                name="intent_rollover_legs_name_their_rollover",
             ),
             models.UniqueConstraint(
                 fields=["broker_order_id"],

@@ -97,6 +97,7 @@ class Position(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("roll_position", "Can roll a position to its next contract now")]
         indexes = [
             models.Index(fields=["instrument", "status"], name="position_instrument_status"),
             models.Index(fields=["status"], name="position_status"),

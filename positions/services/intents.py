@@ -33,7 +33,7 @@ def client_order_id(*, position_id: int, purpose: str, leg: str, attempt: int = 
 
 def intent_create(*, position: Position, purpose: str, leg: str, sequence: int, symbol: str, action: str,
                   reference_price: Decimal | None, quantity: int | None = None, signal=None,
-                  price_type: str = "MARKET") -> OrderIntent:
+                  price_type: str = "MARKET", rollover=None) -> OrderIntent:
     """A new PENDING intent, the next attempt of (position, purpose, leg).  The caller holds the
     position's lock, so the attempt number (and with it the unique client order id) is its own;
     attempts booked to a part closed on its own still count (their ids keep this position's id)."""
@@ -41,7 +41,7 @@ def intent_create(*, position: Position, purpose: str, leg: str, sequence: int, 
     attempt = 1 + OrderIntent.objects.filter(client_order_id__startswith=prefix).count()
     return OrderIntent.objects.create(
         client_order_id=client_order_id(position_id=position.pk, purpose=purpose, leg=leg, attempt=attempt),
-        position=position, signal=signal, purpose=purpose, leg=leg, sequence=sequence, symbol=symbol,
+        position=position, signal=signal, rollover=rollover, purpose=purpose, leg=leg, sequence=sequence, symbol=symbol,
         exchange=position.instrument.exchange, action=action,
         quantity=position.quantity if quantity is None else quantity, price_type=price_type,
         reference_price=reference_price,

@@ -5,6 +5,7 @@ position state machine.
                          │                ▲                     │
                          └──fail_entry──► failed                └──exit_revert──► open
     (new) ──import──► open                open ──close (ops price)──► closed
+    open ──roll_closed (old contract's P&L booked)──► open ──roll_opened (new contract held)──► open
 
 Each function is one transaction that takes the instrument lock, then the portfolio row, then the
 position row (always in that order, so writers never deadlock), and is idempotent where a caller may
@@ -182,8 +183,10 @@ def _split_off(position: Position, quantity: int, *, exit_price: Decimal) -> Pos
     part an exit filled, booked on its own while the rest stays closing."""
     values = {f.attname: getattr(position, f.attname) for f in Position._meta.concrete_fields
               if not f.primary_key and f.attname not in ("created_at", "updated_at", "version")}
+    # Rollover P&L stays with the rest of the position, so the trade counts it once when that closes.
     values.update(quantity=quantity, lots=quantity // position.instrument.order_quantity_per_lot,
-                  status=PositionStatus.CLOSED, exit_price=exit_price, closed_at=timezone.now(), **_settled())
+                  status=PositionStatus.CLOSED, exit_price=exit_price, closed_at=timezone.now(),
+                  rollover_pnl=Decimal("0"), **_settled())
     return Position.objects.create(**values)
 
 
@@ -225,7 +228,7 @@ def _book_close(position: Position, state: PortfolioState, *, price: Decimal, pn
     pyramiding = _pyramiding_locked(position.instrument_id)
     if pyramiding.base_position_id == position.pk:
         _pyramiding_update(position.instrument_id, base_position=None)  # pyramids stay open; new ones need a base
-    statistics_record_trade(pnl=pnl, stop_exit=reason == STOP_HIT)
+    statistics_record_trade(pnl=pnl + position.rollover_pnl, stop_exit=reason == STOP_HIT)  # the whole trade
     _refresh_totals(state)
 
 
@@ -239,6 +242,55 @@ def position_resize(*, position_id: int, lots: int) -> tuple[int, Position]:
         _write(position, lots=lots, quantity=lots * position.instrument.order_quantity_per_lot)
         _refresh_totals(state)
     return before, position
+
+
+@transaction.atomic
+def position_roll_mark(*, position_id: int, status: str) -> Position:
+    """The position's rollover state as the saga moves (none, pending, in_progress, failed)."""
+    position, _state = position_lock(position_id)
+    if position.rollover_status != status:
+        _write(position, rollover_status=status)
+    return position
+
+
+@transaction.atomic
+def position_roll_closed(*, position_id: int, rollover_number: int, prices: dict[str, Decimal]) -> tuple[Decimal, Decimal]:
+    """The old contract is closed at ``prices`` (per leg): its P&L is booked once as ROLLOVER_PNL, and
+    the position's basis becomes that close, so whatever happens next (the new contract, or a close
+    while flat) is measured from there and nothing is counted twice.  Returns (close price, P&L)."""
+    position, state = position_lock(position_id)
+    price, pnl = _exit_pnl(position, prices, position.quantity)
+    pnl = pnl.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    ledger_post(state=state, kind=TransactionKind.ROLLOVER_PNL, amount=pnl, actor="system", position=position,
+                rollover_number=rollover_number, note=f"{position.label} rollover {rollover_number}: old contract"[:200])
+    fields = {"entry_price": price, "rollover_pnl": F("rollover_pnl") + pnl, "unrealized_pnl": Decimal("0")}
+    if position.original_expiry is None:
+        fields.update(original_expiry=position.expiry, original_strike=position.strike,
+                      original_entry_price=position.entry_price)
+    if not position.futures_symbol:
+        fields.update(pe_entry_price=prices[Leg.PE], ce_entry_price=prices[Leg.CE])
+    _write(position, **fields)
+    _refresh_totals(state)
+    return price, pnl
+
+
+@transaction.atomic
+def position_roll_opened(*, position_id: int, contract: dict, prices: dict[str, Decimal]) -> Decimal:
+    """The new contract is held: its symbols, expiry (and strike) and fills become the position's;
+    stops and highest close stay (they live in the signal's price space).  Returns the entry price."""
+    position, state = position_lock(position_id)
+    fields = {**contract, "rollover_count": F("rollover_count") + 1, "rollover_at": timezone.now(),
+              "rollover_status": "none"}
+    if position.futures_symbol:
+        fields["entry_price"] = prices[Leg.FUT]
+    else:
+        fields.update(pe_entry_price=prices[Leg.PE], ce_entry_price=prices[Leg.CE],
+                      entry_price=synthetic_price(strike=contract["strike"], ce_price=prices[Leg.CE],
+                                                  pe_price=prices[Leg.PE]))
+    _write(position, **fields)
+    statistics_bump(rollovers=1)
+    _refresh_totals(state)
+    return position.entry_price
 
 
 @dataclass

@@ -103,6 +103,7 @@ def intent_send(*, intent: OrderIntent, broker: Broker) -> OrderIntent:
               quantity=intent.quantity, pending_order_id=result.pending_id)
         return intent
     fault_point("after_broker_accept")
+    fault_point(f"after_broker_accept_{intent.purpose}")  # e.g. after_broker_accept_rollover_close
     intent_claim_order(intent, order_id=result.order_id, source=(IntentStatus.SENT, IntentStatus.UNKNOWN),
                        status=IntentStatus.ACCEPTED, accepted_at=timezone.now())
     if intent.price_type == PriceType.LIMIT and intent.status == IntentStatus.ACCEPTED:
@@ -165,7 +166,7 @@ def _confirmed(intent: OrderIntent, status: OrderStatus, broker: Broker) -> bool
 
 def _fills(broker: Broker, order_id: str) -> tuple[int, Decimal | None]:
     """(quantity filled, volume-weighted price) of an order, from the broker's trade book."""
-    trades = [t for t in _timed("trades", broker.trades) if t.order_id == order_id]
+    trades = [t for t in _timed("trades", broker.trades, order_id) if t.order_id == order_id]
     quantity = sum(t.quantity for t in trades)
     if not quantity:
         return 0, None

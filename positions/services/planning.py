@@ -53,7 +53,8 @@ def price_type(instrument: Instrument) -> str:
     return PriceType.LIMIT if instrument.execution_style == ExecutionStyle.LIMIT_CHASE else PriceType.MARKET
 
 
-def _contract_symbols(instrument: Instrument, *, expiry: date, price: Decimal) -> dict:
+def contract_symbols(instrument: Instrument, *, expiry: date, price: Decimal) -> dict:
+    """The contract of ``expiry``: its futures symbol, or (options) the ATM strike of ``price`` and its legs."""
     if instrument.contract_kind == ContractKind.FUTURES:
         return {"futures_symbol": futures_symbol(root=instrument.symbol_root, expiry=expiry)}
     strike = atm_strike(price=price, step=instrument.strike_step)
@@ -75,7 +76,7 @@ def entry_plan(*, instrument: Instrument, order: EntryOrder, signal) -> Position
         quantity=order.lots * instrument.order_quantity_per_lot, signal_price=order.price, initial_stop=stop,
         current_stop=stop, highest_close=order.price, entry_atr=order.atr, entry_er=order.er, limiter=order.limiter,
         risk_at_entry=order.risk, vol_at_entry=order.vol, entry_signal=signal, expiry=expiry,
-        **_contract_symbols(instrument, expiry=expiry, price=order.price),
+        **contract_symbols(instrument, expiry=expiry, price=order.price),
     )
     for sequence, (leg, symbol, action) in enumerate(entry_legs(position), start=1):
         intent_create(position=position, purpose=IntentPurpose.ENTRY, leg=leg, sequence=sequence, symbol=symbol,

@@ -37,6 +37,12 @@ NOTHING_TO_DO = "nothing_to_do"
 INLINE_RETRY_DELAYS = (0.5, 1.0)  # the first retries of a refused exit happen at once (blocking briefly)
 RETRY_DELAYS = (5, 15, 30, 60, 120, 300)  # then the retry job paces them; the last repeats
 MAX_STEPS = 30
+POSITION_LOCK_TTL = 15  # renewed every 5 s while the driver lives; a dead driver's lock lapses soon
+
+
+def position_driver_lock(position_id: int):
+    """One driver at a time per position (its entry, exit or rollover): raises LockBusy otherwise."""
+    return named_lock("position", str(position_id), ttl=POSITION_LOCK_TTL)
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ def position_drive(*, position_id: int, broker: Broker, now: datetime | None = N
                    inline_retries: bool = True) -> Settlement:
     """Take the position's entry or exit as far as the broker lets us now."""
     try:
-        with named_lock("position", str(position_id), ttl=60):
+        with position_driver_lock(position_id):
             return _drive(position_id, broker, now, inline_retries)
     except LockBusy:
         return Settlement(position_id, WAITING, "broker_outcome_unknown", {"note": "another driver has it"})
@@ -87,10 +93,10 @@ def _drive(position_id: int, broker: Broker, now: datetime | None, inline_retrie
         if step is None:
             return outcome or Settlement(position_id, NOTHING_TO_DO)
         if step.kind == legs.WAIT:
-            if not _look_up(position, broker, now):
+            if not look_up_orders(position, broker, now):
                 return Settlement(position_id, WAITING, "broker_outcome_unknown", _detail(position))
         elif step.kind == legs.SEND:
-            _send(position, step, broker)
+            send_step(position, step, broker)
         elif step.kind == legs.CANCEL:
             intents_cancel_pending(intents=[OrderIntent.objects.get(pk=step.order_id)],
                                    error=legs.WITHDRAWN)
@@ -118,7 +124,7 @@ def _drive(position_id: int, broker: Broker, now: datetime | None, inline_retrie
     return outcome or Settlement(position_id, WAITING, "broker_outcome_unknown", _detail(position))
 
 
-def _look_up(position: Position, broker: Broker, now) -> bool:
+def look_up_orders(position: Position, broker: Broker, now) -> bool:
     """Look up every order of the position still at the broker; True when one of them moved on."""
     moved = False
     for intent in position.intents.filter(status__in=[IntentStatus.SENT, IntentStatus.UNKNOWN,
@@ -130,7 +136,7 @@ def _look_up(position: Position, broker: Broker, now) -> bool:
     return moved
 
 
-def _send(position: Position, step: legs.Step, broker: Broker) -> None:
+def send_step(position: Position, step: legs.Step, broker: Broker) -> None:
     intent = OrderIntent.objects.select_related("position__instrument").get(pk=step.order_id)
     if intent.quantity != step.quantity:
         intent_resize(intent, quantity=step.quantity)  # a second leg pairs with what its first leg filled
@@ -211,7 +217,7 @@ def _note(error: str) -> str:
     return f"{code}: {detail}" if detail else code
 
 
-def _vwap(intents: list[OrderIntent]) -> Decimal | None:
+def vwap(intents: list[OrderIntent]) -> Decimal | None:
     filled = [i for i in intents if i.filled_quantity]
     quantity = sum(i.filled_quantity for i in filled)
     return sum(i.fill_price * i.filled_quantity for i in filled) / quantity if quantity else None
@@ -221,7 +227,7 @@ def _prices(position: Position) -> dict[str, Decimal]:
     """Volume-weighted fill price per leg of the orders now being booked (entry: net of reversals)."""
     purposes = ("entry",) if position.status == PositionStatus.OPENING else ("exit",)
     intents = list(position.intents.filter(purpose__in=purposes, filled_quantity__gt=0))
-    prices = {leg: _vwap([i for i in intents if i.leg == leg]) for leg in {i.leg for i in intents}}
+    prices = {leg: vwap([i for i in intents if i.leg == leg]) for leg in {i.leg for i in intents}}
     reversals = list(position.intents.filter(purpose="reversal", filled_quantity__gt=0))
     if position.status == PositionStatus.OPENING and reversals:
         # CE bought beyond what the PE paired and sold back: its gain or loss stays with the CE held.

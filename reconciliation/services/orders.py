@@ -5,6 +5,8 @@
   broker lookup that finds the order, or by ops (link a broker order id, or declare it not placed).
 * ``lot_size`` — the broker counts a contract's quantity in another unit than we send: nothing is
   sent for it, and the instrument's entries are halted until the instrument is corrected.
+* ``rollover_incomplete`` — a rollover closed the old contract and could not open the new one after
+  repeated attempts (it keeps trying): the position is flat at the broker while open in our books.
 
 ``order_discrepancies_sync`` opens what is missing and resolves what no longer holds; the executor,
 the sweeper and startup recovery call it.  It takes the reconciliation lock like every writer of
@@ -18,7 +20,7 @@ from django.utils import timezone
 
 from core import metrics
 from core.services import audit_record
-from positions.selectors import unresolved_intents
+from positions.selectors import flagged_rollovers, unresolved_intents
 from positions.services.guards import lot_size_mismatches
 from reconciliation.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus
 from reconciliation.selectors import open_discrepancy_count
@@ -33,6 +35,7 @@ def order_discrepancies_sync() -> dict:
     changes = {"opened": [], "resolved": []}
     _sync_unresolved_orders(changes)
     _sync_lot_sizes(changes)
+    _sync_stuck_rollovers(changes)
     if changes["opened"] or changes["resolved"]:
         transaction.on_commit(lambda: metrics.open_discrepancies.set(open_discrepancy_count()))
     return changes
@@ -70,6 +73,23 @@ def _sync_lot_sizes(changes: dict) -> None:
             kind=DiscrepancyKind.LOT_SIZE, symbol=mismatch["symbol"], exchange=mismatch["exchange"],
             instrument_id=mismatch["instrument"], expected_quantity=mismatch["order_quantity_per_lot"],
             broker_quantity=mismatch["broker_lot"])
+        changes["opened"].append(record.pk)
+
+
+def _sync_stuck_rollovers(changes: dict) -> None:
+    stuck = {(r.new_symbols[0], r.position.instrument.exchange): r for r in flagged_rollovers()}
+    records = Discrepancy.objects.select_for_update().filter(kind=DiscrepancyKind.ROLLOVER_INCOMPLETE,
+                                                             status__in=UNRESOLVED)
+    for record in records:
+        if stuck.pop((record.symbol, record.exchange), None) is None:
+            _system_resolve(record, note="the rollover has finished or was cancelled")
+            changes["resolved"].append(record.pk)
+    for (symbol, exchange), roll in stuck.items():
+        held = sum(roll.intents.filter(purpose="rollover_open", symbol=symbol).values_list("filled_quantity", flat=True))
+        record = Discrepancy.objects.create(
+            kind=DiscrepancyKind.ROLLOVER_INCOMPLETE, symbol=symbol, exchange=exchange,
+            instrument_id=roll.position.instrument_id, expected_quantity=roll.quantity, broker_quantity=held,
+            position_ids=[roll.position_id])
         changes["opened"].append(record.pk)
 
 

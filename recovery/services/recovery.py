@@ -103,8 +103,8 @@ def _remaining_warnings(remaining: dict) -> list[dict]:
     for p in remaining.get("rollovers", []):
         warnings.append({"check": f"rollover_{p['rollover_status']}", "position_id": p["id"], "label": p["label"],
                          "instrument": p["instrument_id"],
-                         "detail": f"rollover {p['rollover_status']} (expiry {p['expiry']}); no rollover executor "
-                                   "runs yet: roll or flag it by hand"})
+                         "detail": f"rollover {p['rollover_status']} (expiry {p['expiry']}) after recovery: the "
+                                   "sweeper and the rollover job keep driving it; see its Rollover record"})
     for s in remaining.get("signals", []):
         warnings.append({"check": "signal_processing", "signal_id": s["id"], "instrument": s["instrument_id"],
                          "detail": f"{s['signal_type']} {s['position']} still processing, claimed by "

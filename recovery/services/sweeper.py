@@ -8,7 +8,8 @@
    signal from being handed back.
 2. Positions in ``opening``/``closing`` are driven to a settled state by resolving their intents
    against the broker (never by resending), and their signals settled; exits the broker did not
-   take are tried again when due (``retry_due``, every few seconds).
+   take are tried again when due (``retry_due``, every few seconds).  Rollovers under way are driven
+   on from where they stopped.
 3. Discrepancies of unresolved orders and lot sizes are brought in step with the orders.
 4. Instruments with accepted signals are handed to the executor again; signals that have waited
    too long (no worker took them) are executed by the sweeper's own process.
@@ -31,6 +32,7 @@ from positions.models import Position, PositionStatus
 from positions.selectors import positions_due_for_retry, signal_positions
 from positions.services.intents import intents_cancel_unsent
 from positions.services.lifecycle import position_exit_revert, position_fail_entry
+from positions.services.rollover_run import rollovers_resume
 from positions.services.settle import position_drive, settlement_of
 from reconciliation.services.orders import order_discrepancies_sync
 from signals.models import SignalLog, SignalStatus
@@ -50,6 +52,7 @@ def sweep(*, broker: Broker | None = None, now: datetime | None = None, kick: bo
             revoke_abandoned_lock("signal_lock", fingerprint, owner=owner)
             report["released"].append(signal_id)
     report["settled"] = complete_incomplete_positions(broker=broker, now=now)
+    report["rollovers"] = rollovers_resume(broker=broker, now=now)
     if kick:
         report["kicked"] = kick_accepted(now=now)
     if report["released"] or report["settled"]:
@@ -120,10 +123,11 @@ def _revoke_abandoned_position_lock(position_id: int, signal_id: int | None) -> 
 
 
 def retry_due(*, broker: Broker | None = None, now: datetime | None = None) -> list[dict]:
-    """Exits (and entry unwindings) whose retry is due: try them again now."""
+    """Exits (and entry unwindings) and rollovers whose retry is due: try them again now."""
     now = now or timezone.now()
     due = positions_due_for_retry(now=now)
-    return complete_incomplete_positions(broker=broker or get_broker(), now=now, only=due) if due else []
+    driven = complete_incomplete_positions(broker=broker or get_broker(), now=now, only=due) if due else []
+    return driven + rollovers_resume(broker=broker, now=now)
 
 
 def _settle_signal(signal_id: int) -> None:

@@ -1,4 +1,5 @@
-"""Exits held while their exchange was closed go back to the queue at the session open (DESIGN §15.3).
+"""Exits held while their exchange was closed go back to the queue at the session open (DESIGN §15.3);
+exits held while a rollover leg of their position was at the broker, once it has settled (§8).
 
 Run every minute by the leader (recovery/jobs.py ``release_held_signals``).  The executor claims in
 signal-time order, so a re-queued exit runs before any later signal of its instrument — and the claim
@@ -13,6 +14,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from portfolio.selectors import market_open
+from positions.selectors import rollover_busy
 from signals.models import SignalLog, SignalStatus
 from signals.services.inbox import signal_requeue_held
 
@@ -26,7 +28,8 @@ def held_signals_release(*, now: datetime | None = None) -> dict:
     held = dict(SignalLog.objects.filter(status=SignalStatus.HELD)
                 .values_list("instrument_id", "instrument__exchange").distinct())
     exchanges_open = {exchange: market_open(exchange, now) for exchange in set(held.values())}
-    instruments = sorted(code for code, exchange in held.items() if exchanges_open[exchange])
+    instruments = sorted(code for code, exchange in held.items()
+                         if exchanges_open[exchange] and not rollover_busy(instrument=code))
     released = signal_requeue_held(instruments=instruments) if instruments else []
     for code in instruments:
         enqueue_execution(code)

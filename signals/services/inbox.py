@@ -26,7 +26,7 @@ from core.locks import instrument_lock
 from portfolio.models import Instrument
 from portfolio.selectors import market_open
 from portfolio.services import statistics_bump
-from positions.selectors import has_queue_holding_intents
+from positions.selectors import has_queue_holding_intents, rollover_busy
 from signals.models import TERMINAL_SIGNAL_STATUSES, SignalLog, SignalStatus
 from signals.payloads import ValidatedSignal
 
@@ -105,7 +105,8 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
     ``held`` exits queue with the accepted signals: once the exchange is open the oldest of them is
     claimed even before the leader's job has re-queued it, so a signal arriving right after the open
     never overtakes an exit held overnight.  While the exchange is closed they are stepped over (bars
-    still trail stops; entries are rejected; later exits are held behind them).
+    still trail stops; entries are rejected; later exits are held behind them), and likewise while a
+    rollover leg of the instrument is at the broker.
     """
     with transaction.atomic():
         instrument_lock(instrument)
@@ -118,8 +119,9 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
         # over it would leave the signal unclaimed.
         queue = SignalLog.objects.select_for_update().filter(instrument_id=instrument).order_by("signal_timestamp", "id")
         signal = queue.filter(status__in=[SignalStatus.ACCEPTED, SignalStatus.HELD]).first()
-        if signal is not None and signal.status == SignalStatus.HELD and not market_open(
-                Instrument.objects.values_list("exchange", flat=True).get(pk=instrument)):
+        if signal is not None and signal.status == SignalStatus.HELD and (not market_open(
+                Instrument.objects.values_list("exchange", flat=True).get(pk=instrument))
+                or rollover_busy(instrument=instrument)):
             signal = queue.filter(status=SignalStatus.ACCEPTED).first()
         if signal is None:
             return None

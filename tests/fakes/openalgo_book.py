@@ -14,7 +14,7 @@ Control API (methods; ``openalgo_server`` lists the matching ``/_fake/`` HTTP en
                                           (friendly=True/False sets every friendly switch first)
   reset()                                 forget all state (switches stay)
   set_price(symbol, price)                last price; resting LIMIT orders it reaches fill
-  set_fault(endpoint, mode, count=1, **params) / clear_faults()
+  set_fault(endpoint, mode, count=1, **params) / clear_faults()   (symbol=...: only that symbol's requests)
   set_clock(at | None, running=False) / now()   exchange clock (IST; naive = IST)
   set_holidays(days, exchange=None, closed="full")  holiday dates (None: every exchange); closed =
                                           full | morning | evening (MCX partial holidays)
@@ -313,7 +313,7 @@ class OpenAlgoBook(Endpoints):
                 self._bodies.setdefault(endpoint, []).append(kept)
             if endpoint not in ENDPOINTS:
                 return error(404, f"unknown endpoint {endpoint}")
-            fault = self._take_fault(endpoint)
+            fault = self._take_fault(endpoint, body)
         mode, params = (fault.mode, fault.params) if fault else (None, {})
         if mode == "delay":
             self._wait(float(params.get("seconds", 0.5)))
@@ -351,9 +351,13 @@ class OpenAlgoBook(Endpoints):
     def _wait(self, seconds: float) -> None:
         self._stopping.wait(seconds)
 
-    def _take_fault(self, endpoint: str) -> Fault | None:
+    def _take_fault(self, endpoint: str, body: Any) -> Fault | None:
+        """The endpoint's fault for this request (``symbol=`` in its params: only that symbol's)."""
         fault = self._faults.get(endpoint)
         if fault is None:
+            return None
+        symbol = fault.params.get("symbol")
+        if symbol is not None and not (isinstance(body, dict) and body.get("symbol") == symbol):
             return None
         if fault.remaining is not None:
             fault.remaining -= 1

@@ -24,7 +24,7 @@ def test_position_list_shows_open_pnl_for_live_rows_and_exit_figures_for_closed(
     assert '<td class="field-open_pnl"><span class="pnl-pos">+₹2,25,000.00</span></td>' in page
     assert '<td class="field-realised"><span class="pnl-neg">-₹12,000.00</span></td>' in page
     assert '<td class="field-exit_fill">73,900</td>' in page and "PM_STOP_HIT" in page
-    closed_row = page.split("GOLD_MINI_Long_2")[1].split("</tr>")[0]
+    closed_row = page.split('field-label">GOLD_MINI_Long_2')[1].split("</tr>")[0]
     assert 'field-open_pnl">—' in closed_row and 'field-stop">—' in closed_row
     assert " IST</td>" in page  # opened/closed timestamps in IST with the zone
 

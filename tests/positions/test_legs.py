@@ -155,3 +155,66 @@ def test_bank_nifty_never_short_a_put_beyond_its_calls_at_any_instant(entry_fill
         _booked, out = run_exit(("CE", "PE"), step.quantity, [*exit_fills, *[1.0] * 40], held=entry.net)
         assert all(-s["PE"] <= s["CE"] for s in out.snapshots)
         assert out.net == {"CE": 0, "PE": 0, "FUT": 0}
+
+
+# --- rollover phases: pair_step -------------------------------------------------------------------
+
+CLOSE_BN, OPEN_BN = (("PE", "BUY"), ("CE", "SELL")), (("CE", "BUY"), ("PE", "SELL"))
+
+
+def pair(orders, target=90, legs_=CLOSE_BN, purpose="rollover_close"):
+    first, second = legs_
+    return legs.pair_step(first=first, second=second, target=target, orders=orders, purpose=purpose)
+
+
+def test_a_rollover_phase_starts_with_its_first_leg_and_completes_only_whole():
+    assert pair([]) == legs.Step(legs.CREATE, leg="PE", action="BUY", purpose="rollover_close", quantity=90)
+    step = pair([order(1, "rollover_close", "PE", "BUY", 90, 90, DONE)])
+    assert (step.kind, step.leg, step.action, step.quantity) == (legs.CREATE, "CE", "SELL", 90)
+    done = [order(1, "rollover_close", "PE", "BUY", 90, 90, DONE), order(2, "rollover_close", "CE", "SELL", 90, 90, DONE)]
+    assert pair(done) == legs.Step(legs.COMPLETE, quantity=90)
+
+
+def test_a_part_filled_first_leg_is_paired_then_tried_again_for_the_rest():
+    orders = [order(1, "rollover_open", "CE", "BUY", 90, 60, DONE, "cancelled")]
+    step = pair(orders, legs_=OPEN_BN, purpose="rollover_open")
+    assert (step.kind, step.leg, step.action, step.quantity) == (legs.CREATE, "PE", "SELL", 60)  # pair what is held
+    orders.append(order(2, "rollover_open", "PE", "SELL", 60, 60, DONE))
+    step = pair(orders, legs_=OPEN_BN, purpose="rollover_open")
+    assert (step.kind, step.leg, step.quantity, step.reason) == (legs.RETRY, "CE", 30, "cancelled")  # paced
+
+
+def test_a_refused_open_is_retried_never_given_up():
+    orders = [order(1, "rollover_open", "FUT", "BUY", 3, 0, DONE, "rejected: margin")]
+    step = legs.pair_step(first=("FUT", "BUY"), second=None, target=3, orders=orders, purpose="rollover_open")
+    assert (step.kind, step.quantity, step.reason) == (legs.RETRY, 3, "rejected: margin")
+
+
+def test_a_pending_second_leg_takes_the_unpaired_quantity_and_is_withdrawn_when_nothing_is_unpaired():
+    orders = [order(1, "rollover_close", "PE", "BUY", 90, 30, DONE, "x"), order(2, "rollover_close", "CE", "SELL", 90)]
+    assert pair(orders) == legs.Step(legs.SEND, order_id=2, quantity=30)
+    orders = [order(1, "rollover_close", "PE", "BUY", 90, 0, DONE, "x"), order(2, "rollover_close", "CE", "SELL", 90)]
+    assert pair(orders) == legs.Step(legs.CANCEL, order_id=2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fills=fractions, lots=st.integers(1, 6), opening=st.booleans())
+def test_a_rollover_phase_never_leaves_a_put_uncovered_and_ends_whole(fills, lots, opening):
+    """Any sequence of part fills and refusals: the second leg never passes the first, and the phase
+    completes with the whole quantity of both legs once the broker fills."""
+    target = 30 * lots
+    first, second = OPEN_BN if opening else CLOSE_BN
+    fill_iter = iter(fills)
+    orders: list[Order] = []
+    led = followed = 0
+    for _ in range(200):
+        step = legs.pair_step(first=first, second=second, target=target, orders=orders, purpose="p")
+        if step.kind == legs.COMPLETE:
+            break
+        assert step.kind in (legs.CREATE, legs.RETRY)
+        filled = int(step.quantity * next(fill_iter, 1.0))
+        orders.append(order(len(orders) + 1, "p", step.leg, step.action, step.quantity, filled, DONE,
+                            "" if filled == step.quantity else "short"))
+        led, followed = (led + filled, followed) if step.leg == first[0] else (led, followed + filled)
+        assert followed <= led <= target
+    assert step == legs.Step(legs.COMPLETE, quantity=target) and led == followed == target

@@ -1,32 +1,16 @@
 """The signal pipeline against the fake OpenAlgo (faithful: tagless book rows, lagging trade book,
-transient states, partial fills ...): shared fixture and symbol helpers."""
+transient states, partial fills ...): symbol helpers (the ``fake`` fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import httpx
-import pytest
 from django.utils import timezone
 
 from portfolio.models import Instrument
 from portfolio.selectors import instrument_params
-from positions.broker.factory import set_broker_override
-from positions.broker.openalgo import OpenAlgoBroker
 from positions.calendars import entry_contract_expiry
 from positions.selectors import trading_calendar
 from positions.symbols import futures_symbol, option_symbol
 from signals.models import SignalLog
-from tests.fakes.openalgo_server import FakeOpenAlgo
-
-
-@pytest.fixture
-def fake(live_portfolio):
-    """The faithful fake behind the real adapter; sessions off (orders at any wall-clock time)."""
-    with FakeOpenAlgo(api_key="test-key", sessions=False) as server:
-        broker = OpenAlgoBroker(base_url=server.url, api_key="test-key", retry_backoff=0.01,
-                                timeout=httpx.Timeout(1.0, connect=0.5))
-        set_broker_override(broker)
-        yield server
-        broker.close()
 
 
 def _expiry(code: str, webhook):

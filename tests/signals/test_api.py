@@ -63,7 +63,8 @@ def test_positions_list_shape_and_filters(portfolio, staff_api):
     assert set(row) == {"id", "label", "instrument", "layer", "status", "lots", "quantity", "entry_price",
                         "initial_stop", "current_stop", "highest_close", "entry_atr", "exit_price", "exit_reason",
                         "realized_pnl", "unrealized_pnl", "opened_at", "closed_at", "expiry", "symbols",
-                        "rollover_status", "exit_pending", "retry_at", "last_error"}  # the last three: issue 10
+                        "rollover_status", "exit_pending", "retry_at", "last_error",  # these three: issue 10
+                        "rollover_count", "rollover_pnl", "original_expiry", "rollover"}  # these four: issue 11
     assert (row["exit_pending"], row["retry_at"], row["last_error"]) == (False, None, "")
     assert row["symbols"] == ["GOLDM05FEB26FUT"] and row["layer"] == 1 and isinstance(row["entry_price"], str)
     assert row["expiry"] == "2026-02-05"
