@@ -6,9 +6,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from django.utils import timezone
 
 from positions.models import IntentStatus, OrderIntent, PaperOrder, PaperPosition, Position
 from signals.models import SignalLog
@@ -48,7 +48,8 @@ def test_worker_killed_at_a_point_then_recovery(cluster, point, intent_after_kil
     assert cluster.post("web1", _exit()).status_code == 202  # queued behind the stuck entry
 
     cluster.start_worker("worker1")
-    time.sleep(int(CLAIM_SECONDS) + 1)  # the dead worker's claim expires
+    wait_until(lambda: SignalLog.objects.filter(claim_expires_at__lt=timezone.now()).exists(), timeout=30,
+               what="the dead worker's claim to expire")
     recover = subprocess.run([sys.executable, "manage.py", "recover", "--json"], cwd=ROOT,
                              env=cluster.env("recover", SIGNAL_CLAIM_SECONDS=CLAIM_SECONDS),
                              capture_output=True, text=True, timeout=60)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-import time
 from datetime import timedelta
 
 import httpx
@@ -85,7 +84,9 @@ def test_signals_execute_exactly_once_through_a_redis_outage(cluster):
         assert health.status_code == 200 and health.json()["checks"]["redis"]["status"] == "down"
     cluster.redis.start()  # ---- Redis back, empty ----
     lock_events = KeyEvents(cluster.redis.port, "pm:signal_lock:*")
-    time.sleep(2.5)  # the circuit breaker probes Redis again after 2 s
+    # The circuit breaker probes Redis again after 2 s: wait until both instances see it back.
+    wait_until(lambda: all(_health(cluster, web).json()["checks"]["redis"]["status"] == "ok"
+                           for web in ("web1", "web2")), timeout=30, what="the instances to use Redis again")
     stream.exit_all("BANK_NIFTY", 52400)
     stream.bars(12)
 
