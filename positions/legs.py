@@ -184,7 +184,7 @@ def pair_step(*, first: tuple[str, str], second: tuple[str, str] | None, target:
             return _next_attempt(seconds, second, purpose, unpaired)
     if led < target:
         return _next_attempt(firsts, first, purpose, target - led)
-    return Step(COMPLETE, quantity=target)
+    return Step(COMPLETE, purpose=purpose, quantity=target)
 
 
 def _next_attempt(orders: list[Order], leg_action: tuple[str, str], purpose: str, quantity: int) -> Step:

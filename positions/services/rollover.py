@@ -137,6 +137,14 @@ def _legs_of(roll: Rollover, purpose: str) -> tuple[tuple[str, str], tuple[str, 
     return (("PE", "BUY"), ("CE", "SELL")) if purpose == CLOSE else (("CE", "BUY"), ("PE", "SELL"))
 
 
+def _next_step(roll: Rollover) -> legs.Step:
+    """What the rollover's current phase needs next, read from its orders."""
+    purpose = CLOSE if roll.phase == RolloverPhase.CLOSING else OPEN
+    first, second = _legs_of(roll, purpose)
+    return legs.pair_step(first=first, second=second, target=roll.quantity, orders=rollover_orders(roll, purpose),
+                          purpose=purpose)
+
+
 def _drive(rollover_id: int, broker: Broker, now, inline_retries: bool) -> RollOutcome:
     for _ in range(MAX_STEPS):
         roll = Rollover.objects.select_related("position__instrument").get(pk=rollover_id)
@@ -146,12 +154,9 @@ def _drive(rollover_id: int, broker: Broker, now, inline_retries: bool) -> RollO
         if position.status != PositionStatus.OPEN:
             return _outcome(roll, CANCELLED if rollover_cancel(rollover_id=roll.pk, note=(
                 f"the position is {position.status}")) else WAITING)
-        purpose = CLOSE if roll.phase == RolloverPhase.CLOSING else OPEN
-        first, second = _legs_of(roll, purpose)
-        step = legs.pair_step(first=first, second=second, target=roll.quantity, orders=rollover_orders(roll, purpose),
-                              purpose=purpose)
+        step = _next_step(roll)
         if step.kind == legs.COMPLETE:
-            if purpose == CLOSE:
+            if step.purpose == CLOSE:
                 fault_point("rollover_close_filled")
                 _closed(roll)
                 continue
@@ -180,15 +185,13 @@ def _create(roll: Rollover, step: legs.Step) -> None:
         roll = Rollover.objects.select_for_update().get(pk=roll.pk)
         if roll.phase not in ACTIVE_PHASES:
             return
-        purpose = CLOSE if roll.phase == RolloverPhase.CLOSING else OPEN
-        first, second = _legs_of(roll, purpose)
-        if legs.pair_step(first=first, second=second, target=roll.quantity, purpose=purpose,
-                          orders=rollover_orders(roll, purpose)) != step:
+        if _next_step(roll) != step:
             return
-        prefix = "old" if purpose == CLOSE else "new"
+        prefix = "old" if step.purpose == CLOSE else "new"
         symbol = getattr(roll, f"{prefix}_{'futures' if step.leg == 'FUT' else step.leg.lower()}_symbol")
         instrument = position.instrument
-        intent_create(position=position, purpose=purpose, leg=step.leg, sequence=1 if step.leg == first[0] else 2,
+        first_leg = _legs_of(roll, step.purpose)[0][0]
+        intent_create(position=position, purpose=step.purpose, leg=step.leg, sequence=1 if step.leg == first_leg else 2,
                       symbol=symbol, action=step.action, quantity=step.quantity, rollover=roll,
                       reference_price=instrument.mark_price or position.entry_price, price_type=price_type(instrument))
 

@@ -172,7 +172,7 @@ def test_a_rollover_phase_starts_with_its_first_leg_and_completes_only_whole():
     step = pair([order(1, "rollover_close", "PE", "BUY", 90, 90, DONE)])
     assert (step.kind, step.leg, step.action, step.quantity) == (legs.CREATE, "CE", "SELL", 90)
     done = [order(1, "rollover_close", "PE", "BUY", 90, 90, DONE), order(2, "rollover_close", "CE", "SELL", 90, 90, DONE)]
-    assert pair(done) == legs.Step(legs.COMPLETE, quantity=90)
+    assert pair(done) == legs.Step(legs.COMPLETE, purpose="rollover_close", quantity=90)
 
 
 def test_a_part_filled_first_leg_is_paired_then_tried_again_for_the_rest():
@@ -217,4 +217,4 @@ def test_a_rollover_phase_never_leaves_a_put_uncovered_and_ends_whole(fills, lot
                             "" if filled == step.quantity else "short"))
         led, followed = (led + filled, followed) if step.leg == first[0] else (led, followed + filled)
         assert followed <= led <= target
-    assert step == legs.Step(legs.COMPLETE, quantity=target) and led == followed == target
+    assert step == legs.Step(legs.COMPLETE, purpose="p", quantity=target) and led == followed == target
