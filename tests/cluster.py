@@ -117,9 +117,9 @@ class Cluster:
         return proc
 
     def start_web(self, name: str, *, port: int | None = None, database_url: str | None = None,
-                  workers: int = 1) -> Proc:
+                  workers: int = 1, threads: int = 8) -> Proc:
         port = port or free_port()
-        env = self.env(name, PM_BIND=f"127.0.0.1:{port}", WEB_WORKERS=str(workers), WEB_THREADS="8")
+        env = self.env(name, PM_BIND=f"127.0.0.1:{port}", WEB_WORKERS=str(workers), WEB_THREADS=str(threads))
         if database_url:
             env["DATABASE_URL"] = database_url
         proc = self._spawn(name, "web", [sys.executable, "-m", "gunicorn", "config.wsgi", "--config",

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import psycopg
 
 from tests.cluster import ROOT, SECRET, Cluster, RedisServer
@@ -35,11 +31,11 @@ def fresh_database(name: str) -> str:
 
 
 def start_cluster(database_url: str, *, webs: int = 2, workers: int = 1, beats: int = 1,
-                  web_workers: int = 2) -> Cluster:
+                  web_workers: int = 2, web_threads: int = 8) -> Cluster:
     directory = Path(tempfile.mkdtemp(prefix="pm-bench-"))
     cluster = Cluster(database_url, directory, RedisServer(directory).start())
     for i in range(webs):
-        cluster.start_web(f"web{i + 1}", workers=web_workers)
+        cluster.start_web(f"web{i + 1}", workers=web_workers, threads=web_threads)
     for i in range(workers):
         cluster.start_worker(f"worker{i + 1}", concurrency=8)
     for i in range(beats):
@@ -62,72 +58,82 @@ def ms(stats: dict) -> str:
            f"p99={stats['p99'] * 1000:.1f}ms max={stats['max'] * 1000:.1f}ms"
 
 
-@dataclass
-class SignalSource:
-    """MARKET_DATA bars on the four instruments with distinct, fresh timestamps."""
-
-    start: datetime = field(default_factory=lambda: datetime.now(timezone.utc) - timedelta(hours=10))
-    counter: int = 0
-
-    def next(self) -> dict:
-        self.counter += 1
-        code = ("GOLD_MINI", "SILVER_MINI", "COPPER", "BANK_NIFTY")[self.counter % 4]
-        base = {"GOLD_MINI": 72000, "SILVER_MINI": 90000, "COPPER": 800, "BANK_NIFTY": 52000}[code]
-        stamp = self.start + timedelta(seconds=self.counter)  # fingerprints have second precision
-        return {"type": "MARKET_DATA", "instrument": code, "price": base + self.counter % 50,
-                "atr": base / 100, "supertrend": base * 0.98, "timestamp": stamp.isoformat(), "secret": SECRET}
-
-
-async def post_paced(urls: list[str], source: SignalSource, *, rate_per_s: float, seconds: float
-                     ) -> tuple[list[float], dict[int, int]]:
-    """Open-loop load at a fixed rate: latencies of each POST /webhook and a count of status codes."""
-    latencies: list[float] = []
-    codes: dict[int, int] = {}
-    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=200)) as client:
-        async def one(url: str, body: dict) -> None:
-            started = time.perf_counter()
-            try:
-                response = await client.post(url, json=body)
-                code = response.status_code
-            except httpx.HTTPError:
-                code = 0
-            latencies.append(time.perf_counter() - started)
-            codes[code] = codes.get(code, 0) + 1
-
-        tasks = []
-        begin = time.perf_counter()
-        total = int(rate_per_s * seconds)
-        for i in range(total):
-            await asyncio.sleep(max(0.0, begin + i / rate_per_s - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(urls[i % len(urls)] + "/webhook", source.next())))
-        await asyncio.gather(*tasks)
-    return latencies, codes
-
-
-async def post_flat_out(urls: list[str], source: SignalSource, *, concurrency: int, seconds: float
-                        ) -> tuple[int, dict[int, int], float]:
-    """Closed-loop load: ``concurrency`` clients posting back to back; returns (sent, codes, elapsed)."""
-    codes: dict[int, int] = {}
-    deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=concurrency)) as client:
-        async def worker(index: int) -> int:
-            sent = 0
-            url = urls[index % len(urls)] + "/webhook"
-            while time.perf_counter() < deadline:
-                try:
-                    code = (await client.post(url, json=source.next())).status_code
-                except httpx.HTTPError:
-                    code = 0
-                codes[code] = codes.get(code, 0) + 1
-                sent += 1
-            return sent
-
-        begin = time.perf_counter()
-        counts = await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return sum(counts), codes, time.perf_counter() - begin
-
-
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown cpu")
     return f"{os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}"
+
+
+CAMPAIGN_LEVELS = {"GOLD_MINI": (72000, 500), "SILVER_MINI": (90000, 900), "COPPER": (800, 8),
+                   "BANK_NIFTY": (52000, 350)}
+
+
+class Campaign:
+    """A realistic stream, one second apart per instrument, round robin over the instruments: per 10
+    signals of each, BASE_ENTRY, bar, PYRAMID, bar, PYRAMID, 4 bars, EXIT ALL (so positions open,
+    pyramid, trail and close, and margin is freed for the next cycle).  Signal times start ``age``
+    seconds ago; run the service with ``MAX_SIGNAL_AGE`` above that."""
+
+    def __init__(self, codes: tuple[str, ...] = ("GOLD_MINI", "SILVER_MINI", "COPPER"), *, age: int = 6 * 86400,
+                 secret: str | None = SECRET) -> None:
+        self.codes, self.secret, self.sent = codes, secret, 0
+        self.start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=age)
+
+    def next(self) -> dict:
+        code, n = self.codes[self.sent % len(self.codes)], self.sent // len(self.codes)
+        self.sent += 1
+        body = campaign_signal(code, n, self.start + timedelta(seconds=n))
+        return {**body, "secret": self.secret} if self.secret else body
+
+    def take(self, count: int) -> list[dict]:
+        return [self.next() for _ in range(count)]
+
+
+def campaign_signal(code: str, n: int, stamp: datetime) -> dict:
+    price, atr = CAMPAIGN_LEVELS[code]
+    step, level = n % 10, price + (n % 10) * atr // 2
+    common = {"instrument": code, "timestamp": stamp.isoformat(), "atr": atr}
+    if step == 0:
+        body = {"type": "BASE_ENTRY", "position": "Long_1", "price": price, "stop": price - 2 * atr, "lots": 1,
+                "er": 0.9, "supertrend": price - 2 * atr}
+    elif step in (2, 4):
+        body = {"type": "PYRAMID", "position": f"Long_{step // 2 + 1}", "price": level, "stop": price - atr,
+                "lots": 1, "er": 0.9, "supertrend": price - atr}
+    elif step == 9:
+        body = {"type": "EXIT", "position": "ALL", "price": level, "reason": "SuperTrend", "stop": 0, "lots": 0,
+                "er": 0.8, "supertrend": level}
+    else:
+        body = {"type": "MARKET_DATA", "price": level, "supertrend": price - atr}
+    return {**common, **body}
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("+uncommitted" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants (gunicorn workers, Celery pool), MiB."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        stack.extend(children.get(current, []))
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total / 1024

@@ -1,11 +1,20 @@
-"""Ingest and execution benchmark (DESIGN §13), production mode on loopback:
+"""What a sender feels (DESIGN §13): ingest latency and throughput with the worker executing the same
+stream on the same machine, execution throughput, accepted → executed latency, and memory.
 
-    python -m tests.bench.ingest [--paced-seconds 60] [--flat-seconds 20] [--concurrency 32]
+    python -m tests.bench.ingest [--requests 1000] [--flat-seconds 20] [--memory-signals 0]
 
-1. Paced: 1,000 signals/min spread over 2 web instances → POST /webhook latency (202, row committed)
-   and accepted → executed latency (from the signal rows' received_at / processed_at).
-2. Flat out: N concurrent clients against 2 web instances → sustained signals/s and errors.
-Prints p50/p95/p99 and throughput; the database is a fresh ``pm_bench``.
+Production mode on loopback: a fresh ``pm_bench`` database, a private Redis, one web instance
+(gunicorn, ``--web-workers`` × ``--web-threads``), one Celery worker and one beat, paper broker.
+The stream is a realistic campaign over Gold Mini, Silver Mini and Copper (entries, pyramids, bars
+trailing stops, exits). Phases:
+
+1. one client at a time, then 8 concurrent clients: ``--requests`` POSTs each, ingest p50/p95/p99
+   (202 = row committed) and accepted → executed once the worker has drained them;
+2. flat out (wrk, one process per web instance) against one instance, then against two: signals/s,
+   and the worker's drain rate per instrument on the backlog the burst left;
+3. ``--memory-signals N``: N more signals by 8 clients; RSS of web, worker and beat (each with its
+   children) at rest, after the first 10,000 and at the end.
+Prints the machine and the git commit first.
 """
 
 from __future__ import annotations
@@ -16,95 +25,178 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import psycopg
 
-from tests.bench.common import SignalSource, fresh_database, machine, ms, percentiles, post_flat_out, post_paced
-from tests.cluster import SECRET
+from tests.bench.common import (
+    Campaign,
+    fresh_database,
+    git_commit,
+    machine,
+    ms,
+    percentiles,
+    start_cluster,
+    tree_rss_mib,
+)
+
+FINISHED = "status NOT IN ('accepted', 'processing', 'held')"
 
 
-def execution_latencies(url: str) -> list[float]:
-    with psycopg.connect(url.replace("postgres://", "postgresql://")) as conn:
-        rows = conn.execute(
-            "SELECT extract(epoch FROM processed_at - received_at) FROM signals_signallog "
-            "WHERE status = 'executed'"
-        ).fetchall()
-    return [float(r[0]) for r in rows]
-
-
-def wait_drained(url: str, timeout: float = 120) -> int:
-    import time
-
-    deadline = time.monotonic() + timeout
+def sql(url: str, query: str, *params) -> list[tuple]:
     with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            (left,) = conn.execute(
-                "SELECT count(*) FROM signals_signallog WHERE status IN ('accepted', 'processing')").fetchone()
-            if not left:
-                return 0
-            time.sleep(0.5)
-    return left
+        return conn.execute(query, params).fetchall()
 
 
-def wrk_flat_out(urls: list[str], *, connections: int, seconds: float) -> tuple[float, int]:
-    """wrk (C) against every instance at once, each with its own range of signal times."""
+def last_id(url: str) -> int:
+    return sql(url, "SELECT coalesce(max(id), 0) FROM signals_signallog")[0][0]
+
+
+def wait_drained(url: str, timeout: float = 600) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = sql(url, f"SELECT count(*) FROM signals_signallog WHERE NOT ({FINISHED})")[0][0]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+def execution_report(url: str, after_id: int) -> str:
+    """Accepted → executed of the signals after ``after_id`` and their outcomes."""
+    rows = sql(url, f"SELECT extract(epoch FROM processed_at - received_at), status FROM signals_signallog "
+                    f"WHERE id > %s AND {FINISHED}", after_id)
+    outcomes: dict[str, int] = {}
+    for _, status in rows:
+        outcomes[status] = outcomes.get(status, 0) + 1
+    return f"{ms(percentiles([float(r[0]) for r in rows]))}  outcomes {outcomes}"
+
+
+def drain_rates(url: str, after_id: int) -> str:
+    """Signals executed per second per instrument, from its first to its last completion in the phase."""
+    rows = sql(url, f"SELECT instrument_id, count(*), extract(epoch FROM max(processed_at) - min(processed_at)) "
+                    f"FROM signals_signallog WHERE id > %s AND {FINISHED} GROUP BY instrument_id ORDER BY 1", after_id)
+    return ", ".join(f"{code} {n / max(float(span), 1e-3):.0f}/s ({n})" for code, n, span in rows)
+
+
+async def closed_loop(url: str, bodies: list[dict], concurrency: int) -> tuple[list[float], dict[int, int]]:
+    """``concurrency`` clients, each posting its next body as soon as the previous one is answered."""
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    queue = iter(bodies)
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+        async def client_loop() -> None:
+            for body in queue:
+                started = time.perf_counter()
+                try:
+                    code = (await client.post(url + "/webhook", json=body)).status_code
+                except httpx.HTTPError:
+                    code = 0
+                latencies.append(time.perf_counter() - started)
+                codes[code] = codes.get(code, 0) + 1
+
+        await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+    return latencies, codes
+
+
+def wrk_flat_out(urls: list[str], campaign: Campaign, *, connections: int, seconds: float) -> str:
+    """wrk (C, one thread per instance) posting pre-built campaign bodies; the load generator costs
+    far less CPU than a Python client would, and it shares the two cores with the service."""
+    import json
+
     script = Path(__file__).with_name("webhook.lua")
-    start = int(time.time()) - 400_000_000
-    runs = []
-    for index, url in enumerate(urls):
-        env = {**os.environ, "SECRET": SECRET, "START": str(start + index * 100_000_000)}
-        runs.append(subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(script), url],
-                                     env=env, stdout=subprocess.PIPE, text=True))
-    rate, errors = 0.0, 0
+    runs, files = [], []
+    for url in urls:
+        handle = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)
+        handle.write("\n".join(json.dumps(body) for body in campaign.take(int(900 * seconds))) + "\n")
+        handle.close()
+        files.append(handle.name)
+        runs.append(subprocess.Popen(
+            ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(script), url],
+            env={**os.environ, "BODIES": handle.name}, stdout=subprocess.PIPE, text=True))
+    rate, errors, latency = 0.0, 0, []
     for run in runs:
         output = run.communicate(timeout=seconds + 60)[0]
         rate += float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
         counts = re.search(r"non-2xx (\d+), errors (\d+)", output)
         errors += int(counts.group(1)) + int(counts.group(2))
-    return rate, errors
+        latency.append(" ".join(f"p{q}={v}" for q, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", output, re.M)))
+    for name in files:
+        os.unlink(name)
+    return f"{rate:.0f} signals/s, errors {errors}, latency {'; '.join(latency)}"
+
+
+def memory(cluster, label: str, table: list[tuple[str, dict]]) -> None:
+    row = {name: tree_rss_mib(proc.popen.pid) for name, proc in cluster.procs.items()}
+    table.append((label, row))
+    print(f"  RSS {label}: " + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in row.items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--paced-seconds", type=float, default=60)
-    parser.add_argument("--rate-per-minute", type=float, default=1000)
+    parser.add_argument("--requests", type=int, default=1000, help="POSTs in each latency phase")
     parser.add_argument("--flat-seconds", type=float, default=20)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes per web instance")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections per web instance")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=4)
+    parser.add_argument("--memory-signals", type=int, default=0)
     args = parser.parse_args()
+    os.environ["MAX_SIGNAL_AGE"] = str(8 * 86400)  # the campaign replays the last six days, one second apart
 
-    from tests.bench.common import start_cluster
-
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; commit {git_commit()}")
     url = fresh_database("pm_bench")
-    cluster = start_cluster(url, webs=2, workers=1, beats=1, web_workers=args.web_workers)
-    urls = [p.url for p in cluster.procs.values() if p.kind == "web"]
-    source = SignalSource()
+    cluster = start_cluster(url, webs=1, workers=1, beats=1, web_workers=args.web_workers,
+                            web_threads=args.web_threads)
+    web = cluster.procs["web1"].url
+    campaign, rss = Campaign(), []
     try:
-        latencies, codes = asyncio.run(post_paced(urls, source, rate_per_s=args.rate_per_minute / 60,
-                                                  seconds=args.paced_seconds))
-        left = wait_drained(url)
-        print(f"paced {args.rate_per_minute:.0f}/min for {args.paced_seconds:.0f}s over 2 web instances: "
-              f"codes {codes}")
-        print(f"  ingest (POST /webhook -> 202):   {ms(percentiles(latencies))}")
-        print(f"  accepted -> executed (paper):    {ms(percentiles(execution_latencies(url)))}  (unfinished: {left})")
+        asyncio.run(closed_loop(web, campaign.take(60), 4))  # warm pools and caches
+        wait_drained(url)
+        memory(cluster, "at rest", rss)
+        for concurrency in (1, 8):
+            mark = last_id(url)
+            latencies, codes = asyncio.run(closed_loop(web, campaign.take(args.requests), concurrency))
+            left = wait_drained(url)
+            print(f"{concurrency} client(s), {args.requests} signals, codes {codes}")
+            print(f"  ingest (POST /webhook -> 202):  {ms(percentiles(latencies))}")
+            print(f"  accepted -> executed:           {execution_report(url, mark)} (unfinished {left})")
         if shutil.which("wrk"):
-            rate, errors = wrk_flat_out(urls, connections=args.concurrency, seconds=args.flat_seconds)
-            print(f"flat out (wrk, {args.concurrency} connections per instance, {args.flat_seconds:.0f}s): "
-                  f"{rate:.0f} signals/s over 2 instances, errors {errors}")
+            for instances in (1, 2):
+                if instances == 2:
+                    cluster.start_web("web2", workers=args.web_workers, threads=args.web_threads)
+                urls = [p.url for p in cluster.procs.values() if p.kind == "web"]
+                mark = last_id(url)
+                result = wrk_flat_out(urls, campaign, connections=args.connections, seconds=args.flat_seconds)
+                print(f"flat out, {instances} instance(s), wrk {args.connections} connections each, "
+                      f"{args.flat_seconds:.0f}s: {result}")
+                left = wait_drained(url)
+                print(f"  worker drain rate on that backlog: {drain_rates(url, mark)} (unfinished {left})")
         else:
-            sent, codes, elapsed = asyncio.run(post_flat_out(urls, source, concurrency=args.concurrency,
-                                                             seconds=args.flat_seconds))
-            errors = sum(n for code, n in codes.items() if code not in (200, 202))
-            print(f"flat out (python client), {args.concurrency} clients, {elapsed:.1f}s: {sent / elapsed:.0f} "
-                  f"signals/s, errors {errors}, codes {codes}")
-        left = wait_drained(url, timeout=300)
-        print(f"  backlog drained: {'yes' if not left else f'no, {left} left'}")
+            print("flat out: skipped (install wrk: apt-get install wrk)")
+        memory(cluster, "after the phases", rss)
+        if args.memory_signals:
+            memory_run(cluster, url, campaign, args.memory_signals, rss)
     finally:
         cluster.stop()
         cluster.redis.shutdown()
+
+
+def memory_run(cluster, url: str, campaign: Campaign, total: int, rss: list) -> None:
+    web, sent, chunk = cluster.procs["web1"].url, 0, 10_000
+    while sent < total:
+        count = min(chunk, total - sent)
+        asyncio.run(closed_loop(web, campaign.take(count), 8))
+        sent += count
+        wait_drained(url)
+        if sent == chunk or sent == total:
+            memory(cluster, f"after {sent:,} signals", rss)
+    if total <= chunk:
+        return
+    first, last = rss[-2][1], rss[-1][1]
+    growth = ", ".join(f"{name} {100 * (last[name] / first[name] - 1):+.0f}%" for name in last if name in first)
+    print(f"  growth from 10,000 to {total:,} signals: {growth}")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,18 @@
--- wrk script: every request is a distinct MARKET_DATA signal (a distinct second), round-robin over
--- the four instruments, so nothing is deduplicated away.  Set SECRET and START (epoch seconds).
-local counter = 0
-local thread_id = 0
-local secret = os.getenv("SECRET")
-local start = tonumber(os.getenv("START"))
-local codes = {"GOLD_MINI", "SILVER_MINI", "COPPER", "BANK_NIFTY"}
+-- wrk script: posts the pre-built signal bodies of the file named in BODIES (one JSON object per
+-- line, a realistic campaign with distinct signal times) in order, so nothing is deduplicated away
+-- unless the file runs out (then it starts over and the resends answer 200 duplicate).
+local bodies = {}
+local index = 0
 
-function setup(thread)
-  thread:set("thread_id", thread_id)
-  thread_id = thread_id + 1
+function init(args)
+  for line in io.lines(os.getenv("BODIES")) do
+    if #line > 0 then bodies[#bodies + 1] = line end
+  end
 end
 
 function request()
-  counter = counter + 1
-  local second = start + thread_id * 10000000 + counter
-  local stamp = os.date("!%Y-%m-%dT%H:%M:%S+00:00", second)
-  local body = string.format(
-    '{"type":"MARKET_DATA","instrument":"%s","price":1000,"atr":10,"supertrend":990,"timestamp":"%s","secret":"%s"}',
-    codes[counter % 4 + 1], stamp, secret)
-  return wrk.format("POST", "/webhook", {["Content-Type"] = "application/json"}, body)
+  index = index % #bodies + 1
+  return wrk.format("POST", "/webhook", {["Content-Type"] = "application/json"}, bodies[index])
 end
 
 done = function(summary, latency, requests)
