@@ -24,7 +24,9 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +41,7 @@ from tests.bench.common import (
     machine,
     ms,
     percentiles,
+    profile_summary,
     start_cluster,
     tree_rss_mib,
 )
@@ -128,6 +131,13 @@ def wrk_flat_out(urls: list[str], campaign: Campaign, *, connections: int, secon
     return f"{rate:.0f} signals/s, errors {errors}, latency {'; '.join(latency)}"
 
 
+def profiler(cluster, output: str) -> subprocess.Popen:
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(spy), "record", "-f", "raw", "-r", "200", "--subprocesses", "-o", output,
+                             "-p", str(cluster.procs["web1"].popen.pid)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
 def memory(cluster, label: str, table: list[tuple[str, dict]]) -> None:
     row = {name: tree_rss_mib(proc.popen.pid) for name, proc in cluster.procs.items()}
     table.append((label, row))
@@ -142,6 +152,8 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--memory-signals", type=int, default=0)
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the web instance (all its workers) during the "
+                                                         "8-client phase; collapsed stacks to FILE, top frames printed")
     args = parser.parse_args()
     os.environ["MAX_SIGNAL_AGE"] = str(8 * 86400)  # the campaign replays the last six days, one second apart
 
@@ -157,11 +169,18 @@ def main() -> None:
         memory(cluster, "at rest", rss)
         for concurrency in (1, 8):
             mark = last_id(url)
+            spy = profiler(cluster, args.profile) if args.profile and concurrency == 8 else None
             latencies, codes = asyncio.run(closed_loop(web, campaign.take(args.requests), concurrency))
+            if spy:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
             left = wait_drained(url)
             print(f"{concurrency} client(s), {args.requests} signals, codes {codes}")
             print(f"  ingest (POST /webhook -> 202):  {ms(percentiles(latencies))}")
             print(f"  accepted -> executed:           {execution_report(url, mark)} (unfinished {left})")
+            if spy:
+                print("  profile of the web instance, request threads only:\n"
+                      + profile_summary(args.profile, focus="handle_request"))
         if shutil.which("wrk"):
             for instances in (1, 2):
                 if instances == 2:
