@@ -76,13 +76,13 @@ def test_sigterm_leader_hands_over_within_half_a_second(cluster):
                what="the new leader's first emission")
 
 
-def test_two_beats_for_a_minute_emit_each_period_once(cluster):
+def test_two_beats_for_half_a_minute_emit_each_period_once(cluster):
     schedule_probe(every=2)
     cluster.start_worker("worker1")
     cluster.start_beat("beat1")
     cluster.start_beat("beat2")
     runs = JobRun.objects.filter(job="leader_probe")
-    wait_until(lambda: runs.filter(finished_at__isnull=False).count() >= 30, timeout=120, what="a minute of runs")
+    wait_until(lambda: runs.filter(finished_at__isnull=False).count() >= 15, timeout=90, what="30 s of runs")
     # Each 2-second period was emitted once and ran its body once: emissions (from either beat's log)
     # are a period apart within tick jitter, and no delivery of a period was a duplicate.
     emitted = {name: _emission_times(cluster.procs[name].log, "test:probe") for name in ("beat1", "beat2")}
@@ -91,7 +91,7 @@ def test_two_beats_for_a_minute_emit_each_period_once(cluster):
     gaps = [later - earlier for earlier, later in zip(times, times[1:])]
     assert min(gaps) > 1.5, gaps
     assert JobRun.objects.filter(duplicates__gt=0).count() == 0
-    assert JobRun.objects.filter(job="reap_instances").count() >= 5
+    assert JobRun.objects.filter(job="reap_instances").count() >= 2  # every 10 s
 
 
 def _emission_times(log, entry: str) -> list[float]:

@@ -17,6 +17,7 @@ from core.locks import (
     signal_lock,
 )
 from core.redis_client import breaker, call, key
+from tests.cluster import wait_until
 
 
 def test_a_held_lock_refuses_a_second_holder_and_frees_on_exit():
@@ -27,6 +28,18 @@ def test_a_held_lock_refuses_a_second_holder_and_frees_on_exit():
         value = call(lambda r: r.get(key("signal_lock", "fp1"))).decode()
         assert value.startswith(instance_id() + "|") and call(lambda r: r.pttl(key("signal_lock", "fp1"))) > 0
     assert call(lambda r: r.get(key("signal_lock", "fp1"))) is None
+
+
+def test_a_lock_whose_holder_stopped_renewing_lapses_after_its_ttl():
+    from core.locks import _renewer
+
+    with named_lock("position", "77", ttl=1):
+        _renewer.drop(key("position", "77"))  # the holder "dies": nobody extends the lock any more
+        with pytest.raises(LockBusy), named_lock("position", "77", ttl=1):
+            pass
+        wait_until(lambda: call(lambda r: r.exists(key("position", "77"))) == 0, timeout=5, what="the lapse")
+        with named_lock("position", "77", ttl=1) as backend:  # a new driver takes it
+            assert backend == "redis"
 
 
 def test_only_the_owner_releases():
