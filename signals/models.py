@@ -39,9 +39,13 @@ TERMINAL_SIGNAL_STATUSES = (
 
 
 class SignalLog(models.Model):
-    fingerprint = models.CharField(max_length=64, unique=True)
+    # Every index is paid on each insert and on each status change (a non-HOT update), so the inbox
+    # keeps only the ones its queries use: the fingerprint is unique by constraint (no LIKE index),
+    # and the instrument is reached through the (instrument, time) indexes, not an index of its own.
+    fingerprint = models.CharField(max_length=64)
     signal_type = models.CharField(max_length=12, choices=SignalType.choices)
-    instrument = models.ForeignKey("portfolio.Instrument", on_delete=models.PROTECT, related_name="signals")
+    instrument = models.ForeignKey("portfolio.Instrument", on_delete=models.PROTECT, related_name="signals",
+                                   db_index=False)
     position = models.CharField(max_length=8, blank=True, help_text="Long_1..Long_6, ALL, or empty")
     signal_timestamp = models.DateTimeField()
     received_at = models.DateTimeField()
@@ -71,6 +75,7 @@ class SignalLog(models.Model):
             models.Index(fields=["status", "received_at"], name="signal_status_received"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["fingerprint"], name="signal_fingerprint_unique"),
             choices_constraint("signal_type", SignalType, "signal_type_valid"),
             choices_constraint("status", SignalStatus, "signal_status_valid"),
             models.CheckConstraint(
