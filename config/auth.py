@@ -31,4 +31,6 @@ def lockout_response(request, original_response=None, credentials=None):
     minutes = settings.ADMIN_LOGIN_COOLOFF_MINUTES
     context = {"title": "Too many failed logins", "failure_limit": settings.AXES_FAILURE_LIMIT,
                "cooloff_minutes": minutes, "address": axes_client_ip(request) or "unknown"}
-    return render(request, "admin/lockout.html", context, status=429, headers={"Retry-After": str(minutes * 60)})
+    response = render(request, "admin/lockout.html", context, status=429)
+    response["Retry-After"] = str(minutes * 60)
+    return response

@@ -22,12 +22,13 @@ class PermissionedActionsMixin:
     """An action the user may not run is refused with 403 (Django's admin would answer a redirect with
     "no action selected"), so a forged or stale POST of a money action is an explicit refusal."""
 
-    def response_action(self, request, queryset):
-        name = request.POST.get("action", "")
-        known = {action_name for _func, action_name, _desc in self._get_base_actions()}
-        if name in known and name not in self.get_actions(request):
-            raise PermissionDenied(f"you may not run the action {name!r}")
-        return super().response_action(request, queryset)
+    def changelist_view(self, request, extra_context=None):
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        if name:
+            known = {action_name for _func, action_name, _desc in self._get_base_actions()}
+            if name in known and name not in self.get_actions(request):
+                raise PermissionDenied(f"you may not run the action {name!r}")
+        return super().changelist_view(request, extra_context)
 
 
 def require_permission(request, permission: str) -> None:

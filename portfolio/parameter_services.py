@@ -15,22 +15,28 @@ from portfolio.models import Instrument
 from portfolio.services import _state_save, locked_state
 
 
-def _changes(row, values: dict) -> tuple[dict, dict]:
-    changed = [name for name, value in values.items() if getattr(row, name) != value]
-    return ({name: getattr(row, name) for name in changed}, {name: values[name] for name in changed})
+def _changed(row, values: dict) -> dict:
+    """The fields ``values`` really changes, with their values before."""
+    return {name: getattr(row, name) for name, value in values.items() if getattr(row, name) != value}
+
+
+def _stored(row, names) -> dict:
+    """The values as the database keeps them (decimal places of the column), for the audit row."""
+    row.refresh_from_db(fields=list(names))
+    return {name: getattr(row, name) for name in names}
 
 
 @transaction.atomic
 def instrument_parameters_update(*, code: str, values: dict, actor: str, note: str = "") -> Instrument:
     """Set ``values`` (editable fields of the instrument) as one validated, audited change."""
     instrument = Instrument.objects.select_for_update().get(pk=code)
-    before, after = _changes(instrument, values)
+    before = _changed(instrument, values)
     for name, value in values.items():
         setattr(instrument, name, value)
     instrument.full_clean()
     instrument.save(update_fields=[*values, "updated_at"])
     audit_record(actor=actor, action="instrument_edited", target_type="instrument", target_id=code, note=note,
-                 before=before, after=after)
+                 before=before, after=_stored(instrument, before))
     return instrument
 
 
@@ -41,11 +47,11 @@ def portfolio_limits_update(*, values: dict, actor: str, note: str = ""):
     unknown = set(values) - set(state.LIMIT_FIELDS)
     if unknown:
         raise ValueError(f"not portfolio limits: {sorted(unknown)}")
-    before, after = _changes(state, values)
+    before = _changed(state, values)
     for name, value in values.items():
         setattr(state, name, value)
     state.full_clean()
     _state_save(state, *values)
     audit_record(actor=actor, action="portfolio_limits_edited", target_type="portfolio", target_id=state.pk,
-                 note=note, before=before, after=after)
+                 note=note, before=before, after=_stored(state, before))
     return state

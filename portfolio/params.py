@@ -94,6 +94,8 @@ class PortfolioParams:
 # instead of being saved and then breaking every later decision of the instrument.
 
 HUNDRED = Decimal("100")
+# A trade risking (or moving) more than a tenth of equity is a typo, not a setting: 1.0 means 1 %.
+PER_TRADE_PERCENT_MAX = Decimal("10")
 
 
 def _refuse(problems: dict[str, str]) -> None:
@@ -101,10 +103,10 @@ def _refuse(problems: dict[str, str]) -> None:
         raise ValueError("; ".join(f"{field}: {message}" for field, message in problems.items()))
 
 
-def _percent(problems: dict, values: dict, field: str) -> None:
+def _percent(problems: dict, values: dict, field: str, *, most: Decimal = HUNDRED) -> None:
     value = values.get(field)
-    if value is not None and not (0 < value <= HUNDRED):
-        problems[field] = f"must be above 0 and at most 100 (a percent), got {value}"
+    if value is not None and not (0 < value <= most):
+        problems[field] = f"must be above 0 and at most {most} (a percent: 1 means 1 %), got {value}"
 
 
 def instrument_problems(values: dict) -> dict[str, str]:
@@ -125,7 +127,7 @@ def instrument_problems(values: dict) -> dict[str, str]:
     if get("pyramid_spacing_atr") is not None and get("pyramid_spacing_atr") < 0:
         problems["pyramid_spacing_atr"] = f"must not be negative, got {get('pyramid_spacing_atr')}"
     for field in ("risk_percent", "vol_percent"):
-        _percent(problems, values, field)
+        _percent(problems, values, field, most=PER_TRADE_PERCENT_MAX)
     if get("order_quantity_per_lot") is not None and get("order_quantity_per_lot") < 1:
         problems["order_quantity_per_lot"] = "must be at least 1"
     if get("max_pyramids") is not None and not 0 <= get("max_pyramids") <= 5:

@@ -159,11 +159,11 @@ def discrepancy_adopt_broker_quantity(*, discrepancy_id: int, lots: dict[int, in
     if would_hold != record.broker_quantity:
         raise ValidationError({"lots": f"these lots would hold {would_hold} of {record.symbol}; the broker holds "
                                        f"{record.broker_quantity}"})
-    changes, before = [], {"status": record.status, "positions": [_position_state(holding[pid])
-                                                                   for pid in sorted(planned)]}
+    changes = []
+    before = {"status": record.status, "positions": [_position_state(holding[pid]) for pid in sorted(planned)]}
     for pid in sorted(planned):
-        before, position = position_adopt_lots(position_id=pid, lots=planned[pid], actor=actor)
-        changes.append({"id": pid, "label": position.label, "lots_before": before, "lots_after": position.lots})
+        lots_before, position = position_adopt_lots(position_id=pid, lots=planned[pid], actor=actor)
+        changes.append({"id": pid, "label": position.label, "lots_before": lots_before, "lots_after": position.lots})
     _resolve(record, actor=actor, note=note.strip() or f"adopted the broker quantity {record.broker_quantity}")
     _audit(record, actor=actor, action="discrepancy_quantity_adopted", note=note.strip(), positions=changes,
            before=before, after={"positions": [{"id": c["id"], "label": c["label"], "lots": c["lots_after"]}
