@@ -62,6 +62,16 @@ class Config:
     order_resolution_seconds: int
     order_approval_seconds: int
     market_sessions: bool = False  # orders wait for the exchange session (DESIGN §15.3)
+    # Production behind TLS (DESIGN §15.4)
+    secure_proxy_ssl_header: tuple[str, str] | None = None
+    secure_cookies: bool = False
+    secure_ssl_redirect: bool = False
+    hsts_seconds: int = 0
+    hsts_include_subdomains: bool = False
+    hsts_preload: bool = False
+    csrf_trusted_origins: tuple[str, ...] = ()
+    admin_login_failure_limit: int = 5
+    admin_login_cooloff_minutes: int = 15
 
     @property
     def embedded(self) -> bool:
@@ -190,6 +200,31 @@ def _market_sessions(env: Mapping[str, str], broker: str) -> bool:
     return _choice(env, "MARKET_SESSIONS", default, {"on", "off"}) == "on"
 
 
+_HEADER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_ORIGIN_RE = re.compile(r"https?://(\*\.)?[A-Za-z0-9.\-\[\]:]+")
+WEBHOOK_SECRET_MIN_PRODUCTION = 32
+
+
+def _proxy_ssl_header(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The header a TLS-terminating proxy sets to ``https`` (e.g. X-Forwarded-Proto).  Opt-in: only
+    safe when that proxy always sets or strips it, else a client could claim HTTPS itself."""
+    raw = _get(env, "SECURE_PROXY_SSL_HEADER")
+    if raw is None:
+        return None
+    if not _HEADER_RE.fullmatch(raw):
+        raise ConfigError("SECURE_PROXY_SSL_HEADER", f"must be a header name such as X-Forwarded-Proto, got {raw!r}")
+    return "HTTP_" + raw.upper().replace("-", "_"), "https"
+
+
+def _csrf_trusted_origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = _get(env, "CSRF_TRUSTED_ORIGINS")
+    origins = tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+    for origin in origins:
+        if not _ORIGIN_RE.fullmatch(origin):
+            raise ConfigError("CSRF_TRUSTED_ORIGINS", f"each entry is scheme://host[:port] (no path), got {origin!r}")
+    return origins
+
+
 def load(env: Mapping[str, str] | None = None) -> Config:
     """Read and validate the whole configuration; raise ConfigError on the first bad variable."""
     env = os.environ if env is None else env
@@ -212,6 +247,9 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError("WEBHOOK_SECRET", "is required outside the embedded demo")
     if webhook_secret is not None and len(webhook_secret) < 12:
         raise ConfigError("WEBHOOK_SECRET", "must be at least 12 characters")
+    if production and len(webhook_secret) < WEBHOOK_SECRET_MIN_PRODUCTION:
+        raise ConfigError("WEBHOOK_SECRET", f"must be at least {WEBHOOK_SECRET_MIN_PRODUCTION} characters in "
+                                            f"production (got {len(webhook_secret)}); e.g. openssl rand -hex 32")
 
     secret_key = _get(env, "DJANGO_SECRET_KEY")
     if secret_key is None:
@@ -257,4 +295,15 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         order_resolution_seconds=_int(env, "ORDER_RESOLUTION_SECONDS", 120, minimum=10),
         order_approval_seconds=_int(env, "ORDER_APPROVAL_SECONDS", 900, minimum=10),
         market_sessions=_market_sessions(env, broker),
+        secure_proxy_ssl_header=_proxy_ssl_header(env),
+        # Cookies only over HTTPS in production (the admin is served behind TLS); the embedded demo
+        # runs on plain http://127.0.0.1.
+        secure_cookies=_bool(env, "SECURE_COOKIES", production),
+        secure_ssl_redirect=_bool(env, "SECURE_SSL_REDIRECT", False),
+        hsts_seconds=_int(env, "SECURE_HSTS_SECONDS", 0),
+        hsts_include_subdomains=_bool(env, "SECURE_HSTS_INCLUDE_SUBDOMAINS", False),
+        hsts_preload=_bool(env, "SECURE_HSTS_PRELOAD", False),
+        csrf_trusted_origins=_csrf_trusted_origins(env),
+        admin_login_failure_limit=_int(env, "ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1),
+        admin_login_cooloff_minutes=_int(env, "ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1),
     )

@@ -61,5 +61,6 @@ def build_logging(log_format: str) -> dict:
             "django.db.backends": {"level": "WARNING"},
             "celery": {"level": "INFO"},
             "httpx": {"level": "WARNING"},
+            "axes": {"level": "WARNING"},  # every login at INFO; failed logins and lockouts are warnings
         },
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from config import env as _env
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_ratelimit",
+    "axes",
     "core",
     "portfolio",
     "positions",
@@ -57,7 +59,39 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out admin login into the lockout page (axes' own rule).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# SECURITY (DESIGN §15.4) ----------------------------------------------------------------------
+# Production runs behind TLS (nginx, or a proxy in front of it).  Each setting comes from the
+# environment (config/env.py; README "Configuration"); with the documented production values
+# `manage.py check --deploy` reports nothing.
+SECURE_PROXY_SSL_HEADER = CONFIG.secure_proxy_ssl_header
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = CONFIG.secure_cookies
+SECURE_SSL_REDIRECT = CONFIG.secure_ssl_redirect
+# Container health checks and the Prometheus scrape reach gunicorn directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+SECURE_HSTS_SECONDS = CONFIG.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CONFIG.hsts_include_subdomains
+SECURE_HSTS_PRELOAD = CONFIG.hsts_preload
+CSRF_TRUSTED_ORIGINS = list(CONFIG.csrf_trusted_origins)
+
+# Admin login attempts are throttled per client address (django-axes): after
+# ADMIN_LOGIN_FAILURE_LIMIT failures the address is locked out for ADMIN_LOGIN_COOLOFF_MINUTES,
+# with a page that says so (templates/admin/lockout.html).  A success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = CONFIG.admin_login_failure_limit
+ADMIN_LOGIN_COOLOFF_MINUTES = CONFIG.admin_login_cooloff_minutes
+AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "config.auth.axes_client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.auth.lockout_response"
+AXES_VERBOSE = False  # no start-up banner in every command's output; failures and lockouts are still logged
 
 TEMPLATES = [
     {

@@ -8,7 +8,7 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/pm")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
-os.environ.setdefault("WEBHOOK_SECRET", "test-webhook-secret-0123456789")
+os.environ.setdefault("WEBHOOK_SECRET", "test-webhook-secret-0123456789abcdef")  # production: >= 32
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("LOG_FORMAT", "console")
 os.environ.setdefault("INSTANCE_ID", "pytest")

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from portfolio.api import CapitalDepositApi, CapitalWithdrawApi
 from positions.api import PositionListApi
 from reconciliation.api import ReconcileApi
 from recovery.api import PortfolioApi, TradingPauseApi, TradingResumeApi
@@ -18,6 +19,8 @@ urlpatterns = [
     path("api/portfolio/", PortfolioApi.as_view(), name="portfolio"),
     path("api/trading/pause", TradingPauseApi.as_view(), name="trading-pause"),
     path("api/trading/resume", TradingResumeApi.as_view(), name="trading-resume"),
+    path("api/capital/deposit", CapitalDepositApi.as_view(), name="capital-deposit"),
+    path("api/capital/withdraw", CapitalWithdrawApi.as_view(), name="capital-withdraw"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/reconcile/", ReconcileApi.as_view(), name="reconcile"),
     path("health", health, name="health"),

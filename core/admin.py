@@ -10,6 +10,7 @@ import json
 from operator import attrgetter
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
 
 from core import formatting
@@ -17,7 +18,26 @@ from core.models import InstanceMetadata, JobRun, LeaderLease, OpsAuditLog
 from core.templatetags.pm_format import pnl_html
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class PermissionedActionsMixin:
+    """An action the user may not run is refused with 403 (Django's admin would answer a redirect with
+    "no action selected"), so a forged or stale POST of a money action is an explicit refusal."""
+
+    def changelist_view(self, request, extra_context=None):
+        name = request.POST.get("action", "") if request.method == "POST" else ""
+        if name:
+            known = {action_name for _func, action_name, _desc in self._get_base_actions()}
+            if name in known and name not in self.get_actions(request):
+                raise PermissionDenied(f"you may not run the action {name!r}")
+        return super().changelist_view(request, extra_context)
+
+
+def require_permission(request, permission: str) -> None:
+    """For admin views and API views of money- and state-moving actions (DESIGN §15.4)."""
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(f"this action needs the permission {permission}")
+
+
+class ReadOnlyAdmin(PermissionedActionsMixin, admin.ModelAdmin):
     """For rows that only services may write."""
 
     def has_add_permission(self, request):
@@ -143,8 +163,17 @@ class OpsAuditLogAdmin(ReadOnlyAdmin):
     list_filter = ("action", "target_type")
     search_fields = ("actor", "action", "note", "target_id")
     date_hierarchy = "created_at"
-    fields = ("created_at", "actor", "action", "target_type", "target_id", "note", "details_json")
+    fields = ("created_at", "actor", "action", "target_type", "target_id", "note", "before_json", "after_json",
+              "details_json")
     readonly_fields = fields
+
+    @admin.display(description="before")
+    def before_json(self, obj):
+        return pretty_json(obj.before)
+
+    @admin.display(description="after")
+    def after_json(self, obj):
+        return pretty_json(obj.after)
 
     @admin.display(description="details")
     def details_json(self, obj):

@@ -86,13 +86,16 @@ class JobRun(models.Model):
 
 
 class OpsAuditLog(models.Model):
-    """Who did what, when, through which ops surface (admin, API, command)."""
+    """Who did what, when, to what (before and after), why, through which ops surface (admin, API, command)."""
 
     actor = models.CharField(max_length=150)
     action = models.CharField(max_length=60)
     target_type = models.CharField(max_length=60, blank=True)
     target_id = models.CharField(max_length=60, blank=True)
     note = models.TextField(blank=True)
+    # What the action changed: the target's relevant fields as they were and as they became.
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -76,16 +76,33 @@ def instances_reap(*, dead_after: int | None = None) -> list[str]:
 
 
 def audit_record(
-    *, actor: str, action: str, target_type: str = "", target_id: str = "", note: str = "", details: dict | None = None
+    *, actor: str, action: str, target_type: str = "", target_id: str = "", note: str = "", details: dict | None = None,
+    before: dict | None = None, after: dict | None = None,
 ) -> OpsAuditLog:
+    """One audit row.  ``before`` / ``after`` hold the target's changed fields; values that JSON cannot
+    hold as they are (Decimal, dates) are stored as their text, exactly."""
     return OpsAuditLog.objects.create(
         actor=actor or "unknown",
         action=action,
         target_type=target_type,
         target_id=str(target_id),
         note=note,
-        details=details or {},
+        details=_json_safe(details or {}),
+        before=_json_safe(before or {}),
+        after=_json_safe(after or {}),
     )
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def job_period_claim(*, job: str, period: str, epoch: int | None, fenced: bool,

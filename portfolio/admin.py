@@ -2,27 +2,60 @@
 portfolio/calendar_admin.py).
 
 Only services write money: ledger rows are read-only here, and capital flows go through a form
-that calls ``capital_deposit`` / ``capital_withdraw``.
+that calls ``capital_flow_record``.  Every money- or state-moving action needs its own permission
+(not just staff) and is audited (DESIGN §15.4); a deposit or withdrawal form carries a one-time
+token, so submitting it twice books once.  Parameter edits are validated by the model, written
+under the row's lock and audited (portfolio.parameter_services).
 """
 
 from __future__ import annotations
 
+import re
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from core.admin import ReadOnlyAdmin, money_column, price_column
+from core.admin import PermissionedActionsMixin, ReadOnlyAdmin, money_column, price_column, require_permission
 from core.formatting import format_money
 from portfolio import calendar_admin  # noqa: F401  (registers sessions, holidays and the import form)
-from portfolio.models import CapitalTransaction, Instrument, PortfolioState, TradingStatistics
-from portfolio.services import PortfolioNotInitialised, capital_deposit, capital_withdraw, trading_pause, trading_resume
+from portfolio.models import CapitalTransaction, Instrument, PortfolioState, TradingStatistics, TransactionKind
+from portfolio.parameter_services import instrument_parameters_update, portfolio_limits_update
+from portfolio.services import (
+    IdempotencyConflict,
+    PortfolioNotInitialised,
+    capital_flow_record,
+    trading_pause,
+    trading_resume,
+)
+
+
+class AuditedEditForm(forms.ModelForm):
+    change_note = forms.CharField(required=False, max_length=500, label="Why (for the audit log)",
+                                  widget=forms.TextInput(attrs={"size": 60}))
+
+
+class AuditedEditAdmin(admin.ModelAdmin):
+    """Edits are saved by ``save_service`` (validated again under the row lock, audited), with only
+    the fields this form edits: the values the executor writes meanwhile are kept."""
+
+    form = AuditedEditForm
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            raise PermissionDenied("these rows are not created in the admin")
+        values = {name: getattr(obj, name) for name in form.fields if name != "change_note"}
+        self.save_service(obj, values=values, actor=request.user.get_username(),
+                          note=form.cleaned_data.get("change_note", ""))
+        obj.refresh_from_db()
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(admin.ModelAdmin):
+class InstrumentAdmin(AuditedEditAdmin):
     list_display = (
         "code", "exchange", "contract_kind", "point_value_money", "margin_money", "tick", "max_pyramids",
         "initial_stop_atr_multiple", "trailing_stop_atr_multiple", "mark", "mark_at", "is_active",
@@ -45,7 +78,11 @@ class InstrumentAdmin(admin.ModelAdmin):
         ("Expiry and rollover", {"fields": ("expiry_rule", "contract_months", "entry_roll_trading_days",
                                             "rollover_days")}),
         ("Market", {"fields": ("mark_price", "mark_at", "updated_at")}),
+        ("Audit", {"fields": ("change_note",)}),
     )
+
+    def save_service(self, obj, **kwargs):
+        return instrument_parameters_update(code=obj.pk, **kwargs)
 
     def has_add_permission(self, request):
         return False  # instruments come from the seed migration; symbols and rules are code-dependent
@@ -59,7 +96,7 @@ class PauseForm(forms.Form):
 
 
 @admin.register(PortfolioState)
-class PortfolioStateAdmin(admin.ModelAdmin):
+class PortfolioStateAdmin(PermissionedActionsMixin, AuditedEditAdmin):
     list_display = ("id", "closed", "high", "margin", "risk", "paused", "paused_reason", "updated_at")
     closed = money_column("closed_equity", "closed equity")
     high = money_column("equity_high", "equity high")
@@ -77,6 +114,12 @@ class PortfolioStateAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_resume_trading_permission(self, request):
+        return request.user.has_perm("portfolio.resume_trading")
+
+    def save_service(self, obj, **kwargs):
+        return portfolio_limits_update(**kwargs)
+
     def get_urls(self):
         return [
             path("pause/", self.admin_site.admin_view(self.pause_view), name="portfolio_portfoliostate_pause"),
@@ -84,6 +127,7 @@ class PortfolioStateAdmin(admin.ModelAdmin):
         ]
 
     def pause_view(self, request):
+        require_permission(request, "portfolio.pause_trading")
         form = PauseForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -96,17 +140,32 @@ class PortfolioStateAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "form": form, "title": "Pause trading"}
         return TemplateResponse(request, "admin/portfolio/simple_form.html", context)
 
-    @admin.action(description="Resume trading (allow new entries)", permissions=["change"])
+    @admin.action(description="Resume trading (allow new entries)", permissions=["resume_trading"])
     def resume_trading(self, request, queryset):
+        require_permission(request, "portfolio.resume_trading")
         trading_resume(actor=request.user.get_username())
         self.message_user(request, "Trading resumed.")
 
 
+FLOW_PERMISSIONS = {TransactionKind.DEPOSIT: "portfolio.deposit_capital",
+                    TransactionKind.WITHDRAW: "portfolio.withdraw_capital"}
+TOKEN_RE = re.compile(r"[0-9a-f]{32}")
+
+
 class CapitalFlowForm(forms.Form):
-    KIND_CHOICES = (("DEPOSIT", "Deposit"), ("WITHDRAW", "Withdrawal"))
+    KIND_CHOICES = ((TransactionKind.DEPOSIT, "Deposit"), (TransactionKind.WITHDRAW, "Withdrawal"))
     kind = forms.ChoiceField(choices=KIND_CHOICES)
     amount = forms.DecimalField(max_digits=18, decimal_places=2, min_value=0.01)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # One-time token, new with each blank form: the idempotency key of this submit.
+    token = forms.CharField(widget=forms.HiddenInput, error_messages={
+        "required": "This form has no submit token; open it again (nothing was booked)."})
+
+    def clean_token(self):
+        token = self.cleaned_data["token"]
+        if not TOKEN_RE.fullmatch(token):
+            raise ValidationError("The submit token is malformed; open the form again (nothing was booked).")
+        return token
 
 
 @admin.register(CapitalTransaction)
@@ -120,6 +179,9 @@ class CapitalTransactionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("position",)
 
+    def has_add_permission(self, request):
+        return any(request.user.has_perm(p) for p in FLOW_PERMISSIONS.values())
+
     def has_change_permission(self, request, obj=None):
         return False
 
@@ -127,23 +189,33 @@ class CapitalTransactionAdmin(admin.ModelAdmin):
         return False
 
     def add_view(self, request, form_url="", extra_context=None):
-        """'Add' records a deposit or withdrawal through the ledger service."""
-        form = CapitalFlowForm(request.POST or None)
+        """'Add' records a deposit or withdrawal through the ledger service, each kind under its own
+        permission; the form's token makes a double submit (or a browser resend) book once."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied("recording capital flows needs deposit_capital or withdraw_capital")
+        if request.method == "POST" and request.POST.get("kind") in FLOW_PERMISSIONS:
+            require_permission(request, FLOW_PERMISSIONS[request.POST["kind"]])
+        form = CapitalFlowForm(request.POST or None, initial={"token": uuid.uuid4().hex})
         if request.method == "POST" and form.is_valid():
-            service = capital_deposit if form.cleaned_data["kind"] == "DEPOSIT" else capital_withdraw
             try:
-                entry = service(
-                    amount=form.cleaned_data["amount"], actor=request.user.get_username(),
-                    note=form.cleaned_data["note"],
+                entry, booked = capital_flow_record(
+                    kind=form.cleaned_data["kind"], amount=form.cleaned_data["amount"],
+                    actor=request.user.get_username(), note=form.cleaned_data["note"],
+                    idempotency_key=f"admin-form:{form.cleaned_data['token']}",
                 )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
-            except PortfolioNotInitialised as exc:
+            except (PortfolioNotInitialised, IdempotencyConflict) as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, f"{entry.get_kind_display()} of {format_money(abs(entry.amount))} recorded; "
-                                          f"closed equity is now {format_money(entry.equity_after)}.")
+                text = (f"{entry.get_kind_display()} of {format_money(abs(entry.amount))} recorded; closed equity is "
+                        f"now {format_money(entry.equity_after)}.")
+                if booked:
+                    messages.success(request, text)
+                else:
+                    messages.warning(request, f"This form was already submitted: booked once (#{entry.pk}), not "
+                                              f"again. {text}")
                 return redirect(reverse("admin:portfolio_capitaltransaction_changelist"))
         context = {**self.admin_site.each_context(request), "form": form,
                    "title": "Record a deposit or withdrawal", "opts": self.model._meta}

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from core.dbutils import choices_constraint
+from portfolio.params import InstrumentParams, PortfolioParams, instrument_problems, portfolio_problems
 from portfolio.sessions import rules_problems
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
@@ -116,6 +117,24 @@ class Instrument(models.Model):
             return tuple(range(1, 13))
         return tuple(int(part) for part in self.contract_months.split(",") if part.strip())
 
+    def clean(self) -> None:
+        """The rules of ``InstrumentParams`` (the values every decision is built from), by field, plus
+        the row's own (tick, lot size, chase timing), so a bad edit never reaches a decision."""
+        values = {name: getattr(self, name) for name in InstrumentParams.__slots__ if name != "contract_months"}
+        problems = {}
+        try:
+            values["contract_months"] = self.contract_month_numbers
+        except ValueError:
+            problems["contract_months"] = f"comma-separated month numbers 1..12, got {self.contract_months!r}"
+        problems.update(instrument_problems(values))
+        for field in ("tick_size", "lot_size"):
+            if getattr(self, field) is not None and not getattr(self, field) > 0:
+                problems[field] = "must be positive"
+        if self.chase_seconds is not None and self.chase_seconds < 1:
+            problems["chase_seconds"] = "must be at least 1"
+        if problems:
+            raise ValidationError(problems)
+
 
 class PortfolioState(models.Model):
     """The one portfolio row.  closed_equity always equals the sum of the ledger."""
@@ -149,6 +168,8 @@ class PortfolioState(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [("pause_trading", "Can pause trading (blocks new entries and pyramids)"),
+                       ("resume_trading", "Can resume trading (allows new entries and pyramids)")]
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="portfolio_state_single_row"),
             models.CheckConstraint(condition=Q(initial_capital__gt=0), name="portfolio_initial_capital_positive"),
@@ -160,6 +181,14 @@ class PortfolioState(models.Model):
 
     def __str__(self) -> str:
         return f"Portfolio (closed equity {self.closed_equity})"
+
+    LIMIT_FIELDS = PortfolioParams.__slots__
+
+    def clean(self) -> None:
+        """The rules of ``PortfolioParams`` (the limits every gate uses), by field."""
+        problems = portfolio_problems({name: getattr(self, name) for name in self.LIMIT_FIELDS})
+        if problems:
+            raise ValidationError(problems)
 
 
 class TransactionKind(models.TextChoices):
@@ -188,9 +217,14 @@ class CapitalTransaction(models.Model):
     note = models.TextField(blank=True)
     created_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A deposit or withdrawal submitted with a one-time key (the admin form's token, the API's
+    # Idempotency-Key): a second submit of the same key finds this row instead of booking again.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("deposit_capital", "Can record a capital deposit"),
+                       ("withdraw_capital", "Can record a capital withdrawal")]
         indexes = [
             # Time ranges (admin) and the cockpit's equity curve: "the last entry at or before t".
             models.Index(fields=["created_at", "id"], name="ledger_created_id"),
@@ -222,6 +256,9 @@ class CapitalTransaction(models.Model):
             # The books are carried over once; a second opening balance would restate them twice.
             models.UniqueConstraint(fields=["kind"], condition=Q(kind="OPENING_BALANCE"),
                                     name="ledger_one_opening_balance"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="ledger_idempotency_key_unique"),
+            models.CheckConstraint(condition=Q(idempotency_key__isnull=True) | Q(kind__in=["DEPOSIT", "WITHDRAW"]),
+                                   name="ledger_idempotency_key_only_on_flows"),
             models.CheckConstraint(
                 condition=Q(equity_high_after__isnull=False, equity_high_after__gte=F("equity_after"))
                 | (~Q(kind="OPENING_BALANCE") & Q(equity_high_after__isnull=True)),

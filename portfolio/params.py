@@ -70,18 +70,7 @@ class InstrumentParams:
     rollover_days: int
 
     def __post_init__(self) -> None:
-        if self.contract_kind not in CONTRACT_KINDS:
-            raise ValueError(f"unknown contract_kind {self.contract_kind!r}")
-        if self.expiry_rule not in EXPIRY_RULES:
-            raise ValueError(f"unknown expiry_rule {self.expiry_rule!r}")
-        if not self.contract_months or any(m not in ALL_MONTHS for m in self.contract_months):
-            raise ValueError(f"contract_months must be months 1..12, got {self.contract_months!r}")
-        if self.point_value <= 0 or self.margin_per_lot <= 0:
-            raise ValueError("point_value and margin_per_lot must be positive")
-        if self.contract_kind == "synthetic_options" and not self.strike_step:
-            raise ValueError("synthetic options need a strike_step")
-        if not self.symbol_root.isalpha():
-            raise ValueError(f"symbol_root must be letters only, got {self.symbol_root!r}")
+        _refuse(instrument_problems({name: getattr(self, name) for name in self.__slots__}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +83,83 @@ class PortfolioParams:
     pyramid_max_vol_percent: Decimal = Decimal("4")
     margin_limit_percent: Decimal = Decimal("60")
     unrealized_weight: Decimal = Decimal("0.5")
+
+    def __post_init__(self) -> None:
+        _refuse(portfolio_problems({name: getattr(self, name) for name in self.__slots__}))
+
+
+# ---------------------------------------------------------------- rules of the parameters
+# One set of rules for the frozen values above and for the admin's edits of the rows they are built
+# from (``Instrument.clean`` / ``PortfolioState.clean``): a bad edit is refused with the field named,
+# instead of being saved and then breaking every later decision of the instrument.
+
+HUNDRED = Decimal("100")
+# A trade risking (or moving) more than a tenth of equity is a typo, not a setting: 1.0 means 1 %.
+PER_TRADE_PERCENT_MAX = Decimal("10")
+
+
+def _refuse(problems: dict[str, str]) -> None:
+    if problems:
+        raise ValueError("; ".join(f"{field}: {message}" for field, message in problems.items()))
+
+
+def _percent(problems: dict, values: dict, field: str, *, most: Decimal = HUNDRED) -> None:
+    value = values.get(field)
+    if value is not None and not (0 < value <= most):
+        problems[field] = f"must be above 0 and at most {most} (a percent: 1 means 1 %), got {value}"
+
+
+def instrument_problems(values: dict) -> dict[str, str]:
+    """Every broken rule of an instrument's parameters, by field (empty when they are all fine).
+    Values that are missing (None) are not judged here: the field itself requires them."""
+    problems: dict[str, str] = {}
+    get = values.get
+    if get("contract_kind") is not None and get("contract_kind") not in CONTRACT_KINDS:
+        problems["contract_kind"] = f"unknown contract kind {get('contract_kind')!r}"
+    if get("expiry_rule") is not None and get("expiry_rule") not in EXPIRY_RULES:
+        problems["expiry_rule"] = f"unknown expiry rule {get('expiry_rule')!r}"
+    months = get("contract_months")
+    if months is not None and (not months or any(m not in ALL_MONTHS for m in months)):
+        problems["contract_months"] = f"must be months 1..12, got {months!r}"
+    for field in ("point_value", "margin_per_lot", "initial_stop_atr_multiple", "trailing_stop_atr_multiple"):
+        if get(field) is not None and not get(field) > 0:
+            problems[field] = f"must be positive, got {get(field)}"
+    if get("pyramid_spacing_atr") is not None and get("pyramid_spacing_atr") < 0:
+        problems["pyramid_spacing_atr"] = f"must not be negative, got {get('pyramid_spacing_atr')}"
+    for field in ("risk_percent", "vol_percent"):
+        _percent(problems, values, field, most=PER_TRADE_PERCENT_MAX)
+    if get("order_quantity_per_lot") is not None and get("order_quantity_per_lot") < 1:
+        problems["order_quantity_per_lot"] = "must be at least 1"
+    if get("max_pyramids") is not None and not 0 <= get("max_pyramids") <= 5:
+        problems["max_pyramids"] = f"must be 0 to 5 (six layers at most), got {get('max_pyramids')}"
+    if get("contract_kind") == "synthetic_options" and not get("strike_step"):
+        problems["strike_step"] = "synthetic options need a strike step"
+    if get("strike_step") is not None and get("strike_step") < 0:
+        problems["strike_step"] = "must be positive"
+    root = get("symbol_root")
+    if root is not None and not (root.isascii() and root.isalpha() and root.isupper()):
+        problems["symbol_root"] = f"must be capital letters only, got {root!r}"
+    for field in ("entry_roll_trading_days", "rollover_days"):
+        if get(field) is not None and get(field) < 0:
+            problems[field] = "must not be negative"
+    return problems
+
+
+def portfolio_problems(values: dict) -> dict[str, str]:
+    """Every broken rule of the portfolio-wide limits, by field (empty when they are all fine)."""
+    problems: dict[str, str] = {}
+    for field in ("max_risk_percent", "max_vol_percent", "pyramid_max_risk_percent", "pyramid_max_vol_percent",
+                  "margin_limit_percent"):
+        _percent(problems, values, field)
+    for cap, pyramid in (("max_risk_percent", "pyramid_max_risk_percent"),
+                         ("max_vol_percent", "pyramid_max_vol_percent")):
+        if pyramid not in problems and cap not in problems and None not in (values.get(cap), values.get(pyramid)):
+            if values[pyramid] > values[cap]:
+                problems[pyramid] = f"must not exceed {cap} ({values[cap]})"
+    weight = values.get("unrealized_weight")
+    if weight is not None and not 0 <= weight <= 1:
+        problems["unrealized_weight"] = f"must be between 0 and 1, got {weight}"
+    return problems
 
 
 @exact

@@ -78,6 +78,7 @@ def ledger_post(
     rollover_number: int | None = None,
     note: str = "",
     equity_high_after: Decimal | None = None,
+    idempotency_key: str | None = None,
 ) -> CapitalTransaction:
     """Append one ledger row and move the state's equity with it.
 
@@ -101,6 +102,7 @@ def ledger_post(
         rollover_number=rollover_number,
         note=note,
         created_by=actor,
+        idempotency_key=idempotency_key or None,
     )
     state.closed_equity, state.equity_high = closed, high
     _state_save(state, "closed_equity", "equity_high")
@@ -153,19 +155,48 @@ def _state_save(state: PortfolioState, *fields: str) -> None:
     state.save(update_fields=[*fields, "version", "updated_at"])
 
 
-@transaction.atomic
-def capital_deposit(*, amount: object, actor: str, note: str = "") -> CapitalTransaction:
-    value = parse_amount(amount)
-    return ledger_post(state=locked_state(), kind=TransactionKind.DEPOSIT, amount=value, actor=actor, note=note)
+class IdempotencyConflict(Exception):
+    """An idempotency key already booked a different capital flow (another kind or amount)."""
+
+
+def capital_deposit(*, amount: object, actor: str, note: str = "", idempotency_key: str | None = None
+                    ) -> CapitalTransaction:
+    return capital_flow_record(kind=TransactionKind.DEPOSIT, amount=amount, actor=actor, note=note,
+                               idempotency_key=idempotency_key)[0]
+
+
+def capital_withdraw(*, amount: object, actor: str, note: str = "", idempotency_key: str | None = None
+                     ) -> CapitalTransaction:
+    return capital_flow_record(kind=TransactionKind.WITHDRAW, amount=amount, actor=actor, note=note,
+                               idempotency_key=idempotency_key)[0]
 
 
 @transaction.atomic
-def capital_withdraw(*, amount: object, actor: str, note: str = "") -> CapitalTransaction:
+def capital_flow_record(*, kind: str, amount: object, actor: str, note: str = "",
+                        idempotency_key: str | None = None) -> tuple[CapitalTransaction, bool]:
+    """Book a deposit or a withdrawal (it resizes every later order) and audit it.  Returns (entry,
+    booked); ``booked`` is False when ``idempotency_key`` booked this same flow before: a double
+    submit books once.  Submits of one key are serialised by the portfolio row lock, so the second
+    sees the first's row; the unique constraint on the key backs that up."""
+    if kind not in (TransactionKind.DEPOSIT, TransactionKind.WITHDRAW):
+        raise ValueError(f"not a capital flow: {kind!r}")
     value = parse_amount(amount)
     state = locked_state()
-    if value > state.closed_equity:
+    if idempotency_key:
+        earlier = CapitalTransaction.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            if earlier.kind != kind or abs(earlier.amount) != value:
+                raise IdempotencyConflict(f"this idempotency key booked a {earlier.kind} of {abs(earlier.amount)}")
+            return earlier, False
+    if kind == TransactionKind.WITHDRAW and value > state.closed_equity:
         raise ValidationError({"amount": f"exceeds closed equity {state.closed_equity}"})
-    return ledger_post(state=state, kind=TransactionKind.WITHDRAW, amount=-value, actor=actor, note=note)
+    before = {"closed_equity": state.closed_equity, "equity_high": state.equity_high}
+    entry = ledger_post(state=state, kind=kind, amount=value if kind == TransactionKind.DEPOSIT else -value,
+                        actor=actor, note=note, idempotency_key=idempotency_key)
+    audit_record(actor=actor, action=f"capital_{kind.lower()}", target_type="ledger", target_id=entry.pk, note=note,
+                 before=before, after={"closed_equity": state.closed_equity, "equity_high": state.equity_high},
+                 details={"amount": entry.amount, "idempotency_key": idempotency_key})
+    return entry, True
 
 
 @transaction.atomic
@@ -177,26 +208,33 @@ def trading_pause(*, reason: str, actor: str) -> PortfolioState:
     if len(reason) > 200:
         raise ValidationError({"reason": "must be at most 200 characters"})
     state = locked_state()
+    before = _pause_fields(state)
     state.paused, state.paused_reason = True, reason
     state.paused_at, state.paused_by = timezone.now(), actor
     _state_save(state, "paused", "paused_reason", "paused_at", "paused_by")
-    _audit(actor=actor, action="trading_paused", note=reason)
+    _audit(actor=actor, action="trading_paused", note=reason, before=before, after=_pause_fields(state))
     return state
 
 
 @transaction.atomic
 def trading_resume(*, actor: str) -> PortfolioState:
+    """Allow new entries again.  Audited even when trading was not paused: the request was made."""
     state = locked_state()
-    was_paused = state.paused
+    before = _pause_fields(state)
     state.paused, state.paused_reason, state.paused_at, state.paused_by = False, "", None, ""
     _state_save(state, "paused", "paused_reason", "paused_at", "paused_by")
-    if was_paused:
-        _audit(actor=actor, action="trading_resumed")
+    _audit(actor=actor, action="trading_resumed", before=before, after=_pause_fields(state),
+           note="" if before["paused"] else "trading was not paused")
     return state
 
 
-def _audit(*, actor: str, action: str, note: str = "") -> None:
-    audit_record(actor=actor, action=action, target_type="portfolio", target_id="1", note=note)
+def _pause_fields(state: PortfolioState) -> dict:
+    return {"paused": state.paused, "paused_reason": state.paused_reason, "paused_by": state.paused_by}
+
+
+def _audit(*, actor: str, action: str, note: str = "", before: dict, after: dict) -> None:
+    audit_record(actor=actor, action=action, target_type="portfolio", target_id="1", note=note, before=before,
+                 after=after)
 
 
 def statistics_bump(**increments) -> None:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core import formatting
-from core.admin import ReadOnlyAdmin, pretty_json, status_column
+from core.admin import ReadOnlyAdmin, pretty_json, require_permission, status_column
 from core.models import OpsAuditLog
 from reconciliation.forms import (
     AdoptQuantityForm,
@@ -29,10 +29,10 @@ from reconciliation.forms import (
     SettleOrderForm,
     apply_errors,
 )
-from reconciliation.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus, ReconciliationRun, RunTrigger
+from reconciliation.models import Discrepancy, DiscrepancyKind, DiscrepancyStatus, ReconciliationRun
 from reconciliation.selectors import order_evidence, positions_holding
 from reconciliation.services import triage
-from reconciliation.services.reconcile import reconciliation_run
+from reconciliation.services.reconcile import reconciliation_run_now
 
 ACTION_TEMPLATE = "admin/reconciliation/discrepancy_action.html"
 
@@ -84,11 +84,16 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         return [path("run/", self.admin_site.admin_view(self.run_now_view), name="reconciliation_reconciliationrun_run"),
                 *super().get_urls()]
 
+    def changelist_view(self, request, extra_context=None):
+        can_run = request.user.has_perm("reconciliation.run_reconciliation")
+        return super().changelist_view(request, {**(extra_context or {}), "can_run_reconciliation": can_run})
+
     def run_now_view(self, request):
-        """POST: reconcile now (trigger manual) and open the new run."""
+        """POST: reconcile now (trigger manual, audited) and open the new run."""
+        require_permission(request, "reconciliation.run_reconciliation")
         if request.method != "POST":
             return redirect(reverse("admin:reconciliation_reconciliationrun_changelist"))
-        report = reconciliation_run(trigger=RunTrigger.MANUAL, actor=request.user.get_username())
+        report = reconciliation_run_now(actor=request.user.get_username())
         level = messages.SUCCESS if report["outcome"] == "matched" else messages.WARNING
         self.message_user(request, f"Reconciliation #{report['run_id']}: {report['outcome']}.", level)
         return redirect(reverse("admin:reconciliation_reconciliationrun_change", args=[report["run_id"]]))
@@ -131,6 +136,16 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
 
     def has_settle_unresolved_order_permission(self, request):
         return request.user.has_perm("reconciliation.settle_unresolved_order")
+
+    # The repairs change our books (P&L, lots, a new position): each has its own permission.
+    def has_close_positions_at_price_permission(self, request):
+        return request.user.has_perm("reconciliation.close_positions_at_price")
+
+    def has_adopt_broker_quantity_permission(self, request):
+        return request.user.has_perm("reconciliation.adopt_broker_quantity")
+
+    def has_import_broker_position_permission(self, request):
+        return request.user.has_perm("reconciliation.import_broker_position")
 
     @admin.display(description="positions")
     def positions(self, obj):
@@ -219,7 +234,8 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
         return self._page(request, queryset, action=action, title=f"{title}: {record.exchange}:{record.symbol}",
                           form=form, submit=submit, record=record, positions=positions)
 
-    @admin.action(description="Close our position(s) at a price (broker is flat; no order)", permissions=["triage"])
+    @admin.action(description="Close our position(s) at a price (broker is flat; no order)",
+                  permissions=["close_positions_at_price"])
     def close_positions(self, request, queryset):
         def run(record, form):
             triage.discrepancy_close_positions(
@@ -233,7 +249,8 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
                             submit="Close positions and book P&L", run=run,
                             make_form=lambda data, positions: ClosePositionsForm(data, positions=positions))
 
-    @admin.action(description="Adopt the broker quantity (resize our positions; no order)", permissions=["triage"])
+    @admin.action(description="Adopt the broker quantity (resize our positions; no order)",
+                  permissions=["adopt_broker_quantity"])
     def adopt_broker_quantity(self, request, queryset):
         def run(record, form):
             triage.discrepancy_adopt_broker_quantity(discrepancy_id=record.pk, lots=form.lots(),
@@ -244,7 +261,7 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
                             submit="Resize our positions", run=run,
                             make_form=lambda data, positions: AdoptQuantityForm(data, positions=positions))
 
-    @admin.action(description="Import the broker position as ours (no order)", permissions=["triage"])
+    @admin.action(description="Import the broker position as ours (no order)", permissions=["import_broker_position"])
     def import_position(self, request, queryset):
         def run(record, form):
             data = form.cleaned_data

@@ -7,8 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reconciliation.models import ReconciliationOutcome, RunTrigger
-from reconciliation.services.reconcile import reconciliation_run
+from core.api_permissions import staff_with
+from reconciliation.models import ReconciliationOutcome
+from reconciliation.services.reconcile import reconciliation_run_now
 
 
 class InFlightSerializer(serializers.Serializer):
@@ -43,10 +44,11 @@ class ReconciliationReportSerializer(serializers.Serializer):
 
 
 class ReconcileApi(APIView):
+    permission_classes = staff_with("reconciliation.run_reconciliation")
     serializer_class = ReconciliationReportSerializer
 
     @extend_schema(request=None, responses={200: ReconciliationReportSerializer, 503: ReconciliationReportSerializer})
     def post(self, request):
-        report = reconciliation_run(trigger=RunTrigger.MANUAL, actor=request.user.get_username())
+        report = reconciliation_run_now(actor=request.user.get_username())
         unavailable = report["outcome"] == ReconciliationOutcome.BROKER_UNAVAILABLE
         return Response(report, status=status.HTTP_503_SERVICE_UNAVAILABLE if unavailable else status.HTTP_200_OK)

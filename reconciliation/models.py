@@ -34,6 +34,7 @@ class ReconciliationRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        permissions = [("run_reconciliation", "Can run a broker reconciliation now")]
         constraints = [
             choices_constraint("trigger", RunTrigger, "reconciliation_trigger_valid"),
             choices_constraint("outcome", ReconciliationOutcome, "reconciliation_outcome_valid"),
@@ -89,7 +90,10 @@ class Discrepancy(models.Model):
     class Meta:
         verbose_name_plural = "discrepancies"
         ordering = ["-created_at"]
-        permissions = [("settle_unresolved_order", "Can settle an unresolved order (link it or declare it not placed)")]
+        permissions = [("settle_unresolved_order", "Can settle an unresolved order (link it or declare it not placed)"),
+                       ("close_positions_at_price", "Can close our positions at a price (books P&L, no order)"),
+                       ("adopt_broker_quantity", "Can adopt the broker quantity (resizes our positions, no order)"),
+                       ("import_broker_position", "Can import a broker position as ours (no order)")]
         indexes = [models.Index(fields=["instrument", "status"], name="discrepancy_instrument_status")]
         constraints = [
             choices_constraint("kind", DiscrepancyKind, "discrepancy_kind_valid"),

@@ -13,6 +13,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_permissions import staff_with
 from portfolio.models import TradingStatistics
 from portfolio.services import PortfolioNotInitialised, trading_pause, trading_resume
 from recovery.selectors import portfolio_summary
@@ -58,6 +59,8 @@ class PortfolioApi(APIView):
 
 
 class TradingPauseApi(APIView):
+    permission_classes = staff_with("portfolio.pause_trading")
+
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
@@ -76,6 +79,7 @@ class TradingPauseApi(APIView):
 
 
 class TradingResumeApi(APIView):
+    permission_classes = staff_with("portfolio.resume_trading")
     serializer_class = PortfolioOutputSerializer
 
     def post(self, request):

@@ -95,6 +95,18 @@ def reconciliation_run(
     return report
 
 
+def reconciliation_run_now(*, actor: str, broker: Broker | None = None) -> dict:
+    """Ops asked for a reconciliation now (admin, API): run it (trigger ``manual``) and write one
+    audit row with the open discrepancies before and after and the run's outcome."""
+    before = open_discrepancy_count()
+    report = reconciliation_run(trigger=RunTrigger.MANUAL, actor=actor, broker=broker)
+    audit_record(actor=actor, action="reconcile_now", target_type="reconciliation_run",
+                 target_id=report["run_id"] or "", before={"open_discrepancies": before},
+                 after={"open_discrepancies": open_discrepancy_count(), "outcome": report["outcome"]},
+                 details={"error": report["error"]} if report.get("error") else None)
+    return report
+
+
 def _compare(before, busy_before, rows: list[BrokerPosition]) -> Comparison:
     after = held_positions()
     busy = busy_before | in_flight_keys() | moved_keys(before, after)

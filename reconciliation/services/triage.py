@@ -40,11 +40,19 @@ def _locked(discrepancy_id: int) -> Discrepancy:
     return record
 
 
-def _audit(record: Discrepancy, *, actor: str, action: str, note: str, **details) -> None:
+def _audit(record: Discrepancy, *, actor: str, action: str, note: str, before: dict, after: dict | None = None,
+           **details) -> None:
+    """One row per triage action: ``before`` / ``after`` hold the discrepancy's status and whatever
+    the repair changed (positions' lots or status, the order's outcome)."""
     audit_record(actor=actor, action=action, target_type="discrepancy", target_id=record.pk, note=note,
+                 before=before, after={"status": record.status, **(after or {})},
                  details={"symbol": record.symbol, "exchange": record.exchange, "kind": record.kind,
                           "instrument": record.instrument_id, "expected": record.expected_quantity,
                           "broker": record.broker_quantity, **details})
+
+
+def _position_state(position: Position) -> dict:
+    return {"id": position.pk, "label": position.label, "status": position.status, "lots": position.lots}
 
 
 def _resolve(record: Discrepancy, *, actor: str, note: str) -> None:
@@ -69,10 +77,11 @@ def discrepancy_acknowledge(*, discrepancy_id: int, actor: str, note: str = "") 
     record = _locked(discrepancy_id)
     if record.status == DiscrepancyStatus.ACKNOWLEDGED:
         raise ValidationError({"discrepancy": f"discrepancy #{record.pk} is already acknowledged"})
+    before = {"status": record.status}
     record.status = DiscrepancyStatus.ACKNOWLEDGED
     record.resolution_note = note.strip()
     record.save(update_fields=["status", "resolution_note", "updated_at"])
-    _audit(record, actor=actor, action="discrepancy_acknowledged", note=note.strip())
+    _audit(record, actor=actor, action="discrepancy_acknowledged", note=note.strip(), before=before)
     return record
 
 
@@ -83,8 +92,9 @@ def discrepancy_resolve(*, discrepancy_id: int, actor: str, note: str) -> Discre
     if not note:
         raise ValidationError({"note": "a note is required to resolve a discrepancy"})
     record = _locked(discrepancy_id)
+    before = {"status": record.status}
     _resolve(record, actor=actor, note=note)
-    _audit(record, actor=actor, action="discrepancy_resolved", note=note)
+    _audit(record, actor=actor, action="discrepancy_resolved", note=note, before=before)
     return record
 
 
@@ -109,12 +119,14 @@ def discrepancy_close_positions(*, discrepancy_id: int, position_ids: list[int],
     if strangers:
         raise ValidationError({"positions": f"positions {strangers} do not hold {record.symbol}"})
     reason = f"ops close at price (discrepancy #{record.pk}): {note.strip()}".strip().rstrip(":")
+    before = {"status": record.status, "positions": [_position_state(holding[pid]) for pid in chosen]}
     closed = [position_close_at_price(position_id=pid, price=price, actor=actor, reason=reason) for pid in chosen]
     expected = _expected_now(record.symbol, record.exchange)
     resolved = expected == record.broker_quantity
     if resolved:
         _resolve(record, actor=actor, note=note.strip() or f"closed {', '.join(p.label for p in closed)} at {price}")
     _audit(record, actor=actor, action="discrepancy_positions_closed", note=note.strip(), price=str(price),
+           before=before, after={"positions": [_position_state(p) for p in closed]},
            resolved=resolved, expected_after=expected,
            positions=[{"id": p.pk, "label": p.label, "lots": p.lots, "entry_price": str(p.entry_price),
                        "exit_price": str(p.exit_price), "realized_pnl": str(p.realized_pnl)} for p in closed])
@@ -148,11 +160,14 @@ def discrepancy_adopt_broker_quantity(*, discrepancy_id: int, lots: dict[int, in
         raise ValidationError({"lots": f"these lots would hold {would_hold} of {record.symbol}; the broker holds "
                                        f"{record.broker_quantity}"})
     changes = []
+    before = {"status": record.status, "positions": [_position_state(holding[pid]) for pid in sorted(planned)]}
     for pid in sorted(planned):
-        before, position = position_adopt_lots(position_id=pid, lots=planned[pid], actor=actor)
-        changes.append({"id": pid, "label": position.label, "lots_before": before, "lots_after": position.lots})
+        lots_before, position = position_adopt_lots(position_id=pid, lots=planned[pid], actor=actor)
+        changes.append({"id": pid, "label": position.label, "lots_before": lots_before, "lots_after": position.lots})
     _resolve(record, actor=actor, note=note.strip() or f"adopted the broker quantity {record.broker_quantity}")
-    _audit(record, actor=actor, action="discrepancy_quantity_adopted", note=note.strip(), positions=changes)
+    _audit(record, actor=actor, action="discrepancy_quantity_adopted", note=note.strip(), positions=changes,
+           before=before, after={"positions": [{"id": c["id"], "label": c["label"], "lots": c["lots_after"]}
+                                               for c in changes]})
     return record
 
 
@@ -203,6 +218,7 @@ def discrepancy_import_position(*, discrepancy_id: int, layer: int, initial_stop
     if record.instrument_id is None:
         raise ValidationError({"instrument": f"{record.symbol} belongs to none of our instruments"})
     legs = import_legs(record)
+    before = {"status": record.status, "position": None}
     position = position_import(instrument=record.instrument_id, layer=layer, legs=legs, initial_stop=initial_stop,
                                atr=atr, actor=actor, entry_price=entry_price)
     text = note.strip() or f"imported as {position.label} #{position.pk}"
@@ -213,6 +229,7 @@ def discrepancy_import_position(*, discrepancy_id: int, layer: int, initial_stop
     for other in others:
         _resolve(other, actor=actor, note=text)
     _audit(record, actor=actor, action="discrepancy_position_imported", note=note.strip(), position_id=position.pk,
+           before=before, after={"position": _position_state(position)},
            label=position.label, lots=position.lots, entry_price=str(position.entry_price),
            initial_stop=str(position.initial_stop), legs=[{"symbol": leg.symbol, "quantity": leg.quantity}
                                                             for leg in legs],
@@ -235,13 +252,17 @@ def discrepancy_settle_order(*, discrepancy_id: int, actor: str, broker_order_id
         if record.kind != DiscrepancyKind.UNRESOLVED_ORDER:
             raise ValidationError({"discrepancy": f"discrepancy #{record.pk} is {record.kind}, not an unresolved order"})
         intent = record.order_intent
+        before = {"status": record.status, "order": {"status": intent.status,
+                                                     "broker_order_id": intent.broker_order_id}}
         try:
             intent_settle_by_ops(intent, broker_order_id=broker_order_id or None, actor=actor)
         except ValueError as exc:
             raise ValidationError({"broker_order_id": str(exc)}) from None
         outcome = f"linked to broker order {broker_order_id}" if broker_order_id else "declared not placed"
+        intent.refresh_from_db(fields=["status", "broker_order_id"])
         _resolve(record, actor=actor, note=note.strip() or f"{intent.client_order_id} {outcome}")
-        _audit(record, actor=actor, action="unresolved_order_settled", note=note.strip(),
+        _audit(record, actor=actor, action="unresolved_order_settled", note=note.strip(), before=before,
+               after={"order": {"status": intent.status, "broker_order_id": intent.broker_order_id}},
                intent=intent.client_order_id, broker_order_id=broker_order_id or None, outcome=outcome)
     position_drive(position_id=intent.position_id, broker=broker or get_broker(), inline_retries=False)
     record.refresh_from_db()

@@ -29,7 +29,7 @@ INSTRUMENTS = {"BANK_NIFTY": 52000, "GOLD_MINI": 72000, "SILVER_MINI": 90000, "C
 
 def _setup_django(url: str) -> None:
     os.environ.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=url,
-                      REDIS_URL="redis://127.0.0.1:6379/14", WEBHOOK_SECRET="bench-secret-0123456789",
+                      REDIS_URL="redis://127.0.0.1:6379/14", WEBHOOK_SECRET="bench-secret-0123456789-0123456789",
                       DJANGO_SECRET_KEY="bench", LOG_FORMAT="json", ALLOWED_HOSTS="testserver,127.0.0.1")
     import django
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "DATABASE_URL": "postgres://u:p@db.example:5432/pm",
-    "WEBHOOK_SECRET": "a-long-enough-secret",
+    "WEBHOOK_SECRET": "a-long-enough-secret-0123456789abcd",
     "DJANGO_SECRET_KEY": "k",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -23,12 +24,19 @@ def test_every_model_has_a_working_changelist(ops_admin):
         assert response.status_code == 200, url
 
 
+def form_token(client) -> str:
+    """The one-time token of a blank deposit/withdrawal form, as a browser would submit it."""
+    page = client.get(reverse("admin:portfolio_capitaltransaction_add")).content.decode()
+    return re.search(r'name="token" value="([0-9a-f]{32})"', page).group(1)
+
+
 def test_deposit_and_withdrawal_through_admin_form(ops_admin):
     portfolio_initialise(capital="100000", actor="t")
     url = reverse("admin:portfolio_capitaltransaction_add")
-    response = ops_admin.post(url, {"kind": "DEPOSIT", "amount": "2500.50", "note": "top-up"})
+    response = ops_admin.post(url, {"kind": "DEPOSIT", "amount": "2500.50", "note": "top-up",
+                                    "token": form_token(ops_admin)})
     assert response.status_code == 302
-    response = ops_admin.post(url, {"kind": "WITHDRAW", "amount": "500", "note": ""})
+    response = ops_admin.post(url, {"kind": "WITHDRAW", "amount": "500", "note": "", "token": form_token(ops_admin)})
     assert response.status_code == 302
     rows = list(CapitalTransaction.objects.order_by("id").values_list("kind", "amount", "created_by"))
     assert rows[1:] == [("DEPOSIT", Decimal("2500.50"), "ops"), ("WITHDRAW", Decimal("-500.00"), "ops")]
@@ -38,7 +46,7 @@ def test_deposit_and_withdrawal_through_admin_form(ops_admin):
 def test_withdrawal_beyond_equity_shows_error_and_writes_nothing(ops_admin):
     portfolio_initialise(capital="1000", actor="t")
     response = ops_admin.post(reverse("admin:portfolio_capitaltransaction_add"),
-                                 {"kind": "WITHDRAW", "amount": "5000"})
+                              {"kind": "WITHDRAW", "amount": "5000", "token": form_token(ops_admin)})
     assert response.status_code == 200
     assert "exceeds closed equity" in response.content.decode()
     assert CapitalTransaction.objects.count() == 1

@@ -81,8 +81,9 @@ def test_roll_now_needs_its_permission_then_confirms_rolls_once_and_is_audited(g
     client.force_login(clerk)
     before = PaperOrder.objects.count()
     assert 'value="roll_now"' not in client.get("/admin/positions/position/").content.decode()
-    _roll_now(client, gold, apply="1", **{f"expiry_{gold.pk}": gold.expiry.isoformat()})
-    assert PaperOrder.objects.count() == before and not Rollover.objects.exists()  # refused without it
+    refused = _roll_now(client, gold, apply="1", **{f"expiry_{gold.pk}": gold.expiry.isoformat()})
+    assert refused.status_code == 403  # refused without it
+    assert PaperOrder.objects.count() == before and not Rollover.objects.exists()
 
     clerk.user_permissions.add(Permission.objects.get(codename="roll_position"))
     confirm = _roll_now(client, gold)
