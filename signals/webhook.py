@@ -81,7 +81,7 @@ class TradingViewParser(BaseParser):
 
 
 class WebhookSender:
-    """The authenticated principal of a webhook request: whoever knows the secret."""
+    """The authenticated principal of a webhook request: whoever knows the secret or the URL token."""
 
     is_authenticated = True
 
@@ -114,7 +114,8 @@ class WebhookSecretAuthentication:
         wait = auth_failure_wait(request)
         if wait is not None:
             raise exceptions.Throttled(wait=wait, detail="Too many failed authentication attempts.")
-        raise exceptions.AuthenticationFailed("Missing or invalid webhook secret.")
+        raise exceptions.AuthenticationFailed(
+            "Invalid webhook URL token." if url_token is not None else "Missing or invalid webhook secret.")
 
     def authenticate_header(self, request) -> str:
         return "Webhook-Secret"
