@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from signals.fingerprint import parse_signal_timestamp, signal_fingerprint
@@ -201,7 +201,8 @@ def validate_payload(data: object, *, instruments: frozenset[str], default_tz: s
         signal_type=signal_type,
         instrument=instrument,
         position=position,
-        timestamp=timestamp,
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO-8601 (and Python) allow to ±23:59.
+        timestamp=timestamp.astimezone(UTC),
         fingerprint=signal_fingerprint(
             instrument=instrument, signal_type=signal_type, position=position or None, timestamp=timestamp
         ),

@@ -133,6 +133,15 @@ def test_impossible_timestamps_are_400_naming_timestamp(portfolio, webhook, clie
     assert set(_refused(client, body)["errors"]) == {"timestamp"}
 
 
+@pytest.mark.parametrize("offset, utc", [("+23:59", "2026-01-01T10:01:00+00:00"), ("-23:59", "2026-01-03T09:59:00+00:00"),
+                                         ("-16:00", "2026-01-03T02:00:00+00:00")])
+def test_offsets_postgresql_would_refuse_are_stored_in_utc(portfolio, webhook, client, offset, utc):
+    body = json.dumps({**payloads.exit_(timestamp=f"2026-01-02T10:00:00{offset}"), "secret": SECRET}).encode()
+    response = _post(client, body)
+    assert response.status_code == 202
+    assert SignalLog.objects.get().signal_timestamp.isoformat() == utc
+
+
 @pytest.mark.parametrize("field, raw", [
     ("price", "1e400"), ("price", "-1e400"), ("price", "1" + "0" * 400), ("price", '"1' + "0" * 400 + '"'),
     ("price", "NaN"), ("price", '"NaN"'), ("price", "Infinity"), ("atr", "NaN"), ("atr", '"Infinity"'),
