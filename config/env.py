@@ -38,6 +38,7 @@ class Config:
     database: dict
     redis_url: str | None
     webhook_secret: str | None
+    webhook_url_token: str | None
     broker: str
     openalgo_url: str | None
     openalgo_api_key: str | None
@@ -154,6 +155,22 @@ def _openalgo_url(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _webhook_url_token(env: Mapping[str, str]) -> str | None:
+    """The token of ``POST /webhook/<token>`` (DESIGN §15.4): unset disables that route.  It travels in
+    a URL, so only unreserved URL characters, and it is the whole credential, so at least 32 of them.
+    The value never appears in a message."""
+    raw = _get(env, "WEBHOOK_URL_TOKEN")
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9._~-]+", raw):
+        raise ConfigError("WEBHOOK_URL_TOKEN", "may contain only letters, digits and . _ ~ - "
+                                               "(generate one with: python -c 'import secrets; "
+                                               "print(secrets.token_urlsafe(32))')")
+    if len(raw) < 32:
+        raise ConfigError("WEBHOOK_URL_TOKEN", f"must be at least 32 characters, got {len(raw)}")
+    return raw
+
+
 def _database(env: Mapping[str, str]) -> dict:
     raw = _get(env, "DATABASE_URL")
     if raw is None:
@@ -251,6 +268,8 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError("WEBHOOK_SECRET", f"must be at least {WEBHOOK_SECRET_MIN_PRODUCTION} characters in "
                                             f"production (got {len(webhook_secret)}); e.g. openssl rand -hex 32")
 
+    webhook_url_token = _webhook_url_token(env)
+
     secret_key = _get(env, "DJANGO_SECRET_KEY")
     if secret_key is None:
         if production:
@@ -271,6 +290,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         database=database,
         redis_url=redis_url,
         webhook_secret=webhook_secret,
+        webhook_url_token=webhook_url_token,
         broker=broker,
         openalgo_url=openalgo_url,
         openalgo_api_key=openalgo_api_key,

@@ -26,6 +26,9 @@ keepalive = 5
 # Several instances share a host: a shared default control socket path would collide.
 control_socket_disable = True
 accesslog = None  # the webhook logs one structured line per request itself
+# (gunicorn still writes access lines to "gunicorn.access" when logconfig_dict is set: they go
+# through the structured formatter, and this logger redacts the webhook URL token from them.)
+logger_class = "config.gunicorn_logging.RedactingLogger"
 errorlog = "-"
 # gunicorn's own messages go through the same structlog formatter (one JSON object per line).
 logconfig_dict = _structured_logging(os.environ.get("LOG_FORMAT", "json"))

@@ -10,6 +10,7 @@ timeout = 60
 # Several instances share a host: a shared default control socket path would collide.
 control_socket_disable = True
 accesslog = "-"
+logger_class = "config.gunicorn_logging.RedactingLogger"  # no webhook URL token in access lines
 
 
 def post_worker_init(worker):

@@ -225,7 +225,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # LOGGING ----------------------------------------------------------------------------------
-LOGGING = build_logging(CONFIG.log_format)
+LOGGING = build_logging(CONFIG.log_format, secrets=(CONFIG.webhook_url_token, CONFIG.webhook_secret))
 
 
 def _demo_webhook_secret() -> str:
@@ -243,6 +243,7 @@ def _demo_webhook_secret() -> str:
 PM_MODE = CONFIG.mode
 PM_INSTANCE_NAME = CONFIG.instance_name
 PM_WEBHOOK_SECRET = CONFIG.webhook_secret or _demo_webhook_secret()
+PM_WEBHOOK_URL_TOKEN = CONFIG.webhook_url_token  # POST /webhook/<token>; None: that route refuses
 PM_WEBHOOK_MAX_BYTES = 10_240
 PM_WEBHOOK_AUTH_FAILURE_THROTTLE = CONFIG.webhook_auth_failure_throttle
 PM_TRUSTED_PROXY_COUNT = CONFIG.trusted_proxy_count

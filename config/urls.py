@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from portfolio.api import CapitalDepositApi, CapitalWithdrawApi
@@ -13,6 +13,9 @@ from signals.webhook import WebhookApi
 urlpatterns = [
     path("webhook", WebhookApi.as_view(), name="webhook"),
     path("webhook/", WebhookApi.as_view()),
+    # The URL-token form for TradingView (DESIGN §15.4).  Whatever follows webhook/ is the token, so
+    # no path under it ever reaches a 404 page that would echo it back.
+    re_path(r"^webhook/(?P<token>.+?)/?$", WebhookApi.as_view(), name="webhook-token"),
     path("api/signals/", SignalListApi.as_view(), name="signal-list"),
     path("api/signals/<int:signal_id>/", SignalDetailApi.as_view(), name="signal-detail"),
     path("api/positions/", PositionListApi.as_view(), name="position-list"),

@@ -32,6 +32,10 @@ def parse_signal_timestamp(value: str, *, default_tz: str) -> datetime:
     parsed = datetime.fromisoformat(value)  # ValueError for impossible dates such as 2025-02-30
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(default_tz))
+    try:
+        parsed.astimezone(UTC)  # 9999-12-31T23:59-01:00 is a valid local time past datetime.max in UTC
+    except OverflowError:
+        raise ValueError(f"is out of range once converted to UTC: {value!r}") from None
     return parsed
 
 

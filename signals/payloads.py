@@ -2,13 +2,19 @@
 
 ``validate_payload`` returns a ``ValidatedSignal`` or raises ``PayloadInvalid`` whose ``errors``
 map every bad field to its messages, so one 400 names them all.
+
+Input hygiene (DESIGN §15.4): whatever a client sends is either refused here with a 400 naming the
+field, or made storable (``sanitise``) before it reaches PostgreSQL, so nothing a client sends can be
+mistaken for a database outage.  PostgreSQL refuses NUL characters, unpaired UTF-16 surrogates and the
+JSON literals NaN / Infinity, all of which Python's json module lets through.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from signals.fingerprint import parse_signal_timestamp, signal_fingerprint
@@ -27,6 +33,16 @@ REQUIRED = {
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _LIMIT = Decimal("1e9")
 REQUIRED_MESSAGE = "This field is required."
+ENTRY_TYPES = ("BASE_ENTRY", "PYRAMID")
+# Deeper bodies are refused as malformed: Python's json and the renderers recurse (a 10 KB body can
+# nest 5,000 levels), and no real alert nests more than two or three.
+MAX_DEPTH = 32
+# Characters PostgreSQL cannot store in text or jsonb: NUL, and surrogates (json.loads leaves an
+# unpaired \ud800 escape as a lone surrogate; a valid pair becomes one astral character).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+# Fields the rules never read (DESIGN §15.4): an undefined Pine series renders as NaN here.
+INFORMATIONAL_NAN_FIELDS = ("roc",)
 
 
 class PayloadInvalid(Exception):
@@ -51,6 +67,62 @@ class ValidatedSignal:
     roc: Decimal | None = None
     lots: int | None = None
     reason: str = ""
+
+
+def json_depth_exceeds(value: object, limit: int = MAX_DEPTH) -> bool:
+    """True if containers nest deeper than ``limit`` (iterative: safe on any input)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def storable_text(text: str) -> str:
+    """``text`` with every character PostgreSQL refuses replaced by U+FFFD."""
+    return _UNSTORABLE.sub(REPLACEMENT, text)
+
+
+def has_unstorable(text: str) -> bool:
+    return _UNSTORABLE.search(text) is not None
+
+
+def sanitise(value: object) -> object:
+    """A JSON value made storable in jsonb: NUL and lone surrogates replaced (in keys too), NaN and
+    ±Infinity (Python floats, also what an overflowing literal such as 1e400 parses to) → None."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {storable_text(str(key)): sanitise(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [sanitise(item) for item in value]
+    return value
+
+
+def is_nan(value: object) -> bool:
+    """NaN as Pine renders an undefined series: the JSON literal, or the same word quoted."""
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and value.strip().lower() == "nan"
+
+
+def stored_payload(data: dict) -> dict:
+    """The payload as stored: as received, minus the secret, informational NaN as null, sanitised."""
+    payload = {key: value for key, value in data.items() if key != "secret"}
+    for name in INFORMATIONAL_NAN_FIELDS:
+        if is_nan(payload.get(name)):
+            payload[name] = None
+    return sanitise(payload)
 
 
 def parse_number(value: object) -> Decimal:
@@ -88,7 +160,8 @@ class _Collector:
     def add(self, field: str, message: str) -> None:
         self.errors.setdefault(field, []).append(message)
 
-    def number(self, field: str, *, minimum: Decimal | None = None, strictly: bool = False) -> Decimal | None:
+    def number(self, field: str, *, minimum: Decimal | None = None, strictly: bool = False,
+               maximum: Decimal | None = None) -> Decimal | None:
         if field not in self.data or self.data[field] is None:
             return None
         try:
@@ -98,6 +171,9 @@ class _Collector:
             return None
         if minimum is not None and (value <= minimum if strictly else value < minimum):
             self.add(field, f"must be {'greater than' if strictly else 'at least'} {minimum}")
+            return None
+        if maximum is not None and value > maximum:
+            self.add(field, f"must be at most {maximum}")
             return None
         return value
 
@@ -125,11 +201,12 @@ def validate_payload(data: object, *, instruments: frozenset[str], default_tz: s
         signal_type=signal_type,
         instrument=instrument,
         position=position,
-        timestamp=timestamp,
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO-8601 (and Python) allow to ±23:59.
+        timestamp=timestamp.astimezone(UTC),
         fingerprint=signal_fingerprint(
             instrument=instrument, signal_type=signal_type, position=position or None, timestamp=timestamp
         ),
-        payload={k: v for k, v in data.items() if k != "secret"},
+        payload=stored_payload(data),
         **fields,
     )
 
@@ -145,18 +222,24 @@ def _field(c: _Collector, name: str, parse):
 
 
 def _order_fields(c: _Collector, signal_type: str) -> dict:
-    is_exit = signal_type == "EXIT"
+    """Entries are sized from these numbers, so they are bounded (DESIGN §15.4): ATR > 0 (ATR 0 would
+    ratchet every stop to the highest close), ER a fraction in (0, 1] (82 for 0.82 would size ten
+    times over), the stop below the price (longs).  EXIT keeps its looser rules: stop 0, lots 0."""
+    entry = signal_type in ENTRY_TYPES
     fields = {
         "position": _field(c, "position", lambda v: _position(v, signal_type)),
         "price": c.number("price", minimum=Decimal(0), strictly=True),
-        "stop": c.number("stop", minimum=Decimal(0), strictly=not is_exit),
-        "atr": c.number("atr", minimum=Decimal(0)),
-        "er": c.number("er"),
+        "stop": c.number("stop", minimum=Decimal(0), strictly=entry),
+        "atr": c.number("atr", minimum=Decimal(0), strictly=entry),
+        "er": c.number("er", minimum=Decimal(0), strictly=True, maximum=Decimal(1)) if entry else c.number("er"),
         "supertrend": c.number("supertrend"),
-        "roc": c.number("roc"),
+        "roc": None if is_nan(c.data.get("roc")) else c.number("roc"),
         "lots": _field(c, "lots", _lots),
     }
-    if is_exit:
+    if entry and fields["price"] is not None and fields["stop"] is not None and fields["stop"] >= fields["price"]:
+        c.add("stop", "must be below price")
+        fields["stop"] = None
+    if signal_type == "EXIT":
         fields["reason"] = _field(c, "reason", _exit_reason)
     return fields
 
@@ -164,7 +247,7 @@ def _order_fields(c: _Collector, signal_type: str) -> dict:
 def _market_data_fields(c: _Collector) -> dict:
     return {
         "price": c.number("price", minimum=Decimal(0), strictly=True),
-        "atr": c.number("atr", minimum=Decimal(0)),
+        "atr": c.number("atr", minimum=Decimal(0), strictly=True),
         "supertrend": c.number("supertrend", minimum=Decimal(0), strictly=True),
     }
 
@@ -190,6 +273,8 @@ def _lots(value: object) -> int:
 def _exit_reason(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
+    if has_unstorable(value):  # it becomes a position's exit_reason column
+        raise ValueError("must not contain NUL characters or unpaired surrogates")
     if len(value.strip()) > 100:
         raise ValueError("must be at most 100 characters")
     return value.strip()

@@ -11,9 +11,17 @@ import pytest
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
+from hypothesis import settings as hypothesis_settings
 
 from config.celery import app as celery_app
 from tests import payloads
+
+# Hypothesis profiles.  "default" runs in every suite run: the usual 100 examples, no deadline (an
+# example that posts through the whole stack to PostgreSQL on a loaded 2-core machine has no
+# meaningful time budget).  "long" is the soak run of the webhook fuzzing:
+#   ./scripts/test.sh tests/signals/test_webhook_fuzz.py --hypothesis-profile=long
+hypothesis_settings.register_profile("default", max_examples=100, deadline=None)
+hypothesis_settings.register_profile("long", max_examples=10_000, deadline=None)
 
 
 @pytest.fixture(scope="session")

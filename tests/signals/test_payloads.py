@@ -122,3 +122,72 @@ def test_fingerprint_ignores_format_and_positionless_types():
     assert a.fingerprint == b.fingerprint == c.fingerprint
     bar1 = validate({**BAR, "position": "Long_1"})
     assert bar1.fingerprint == validate(BAR).fingerprint and bar1.position == ""
+
+
+# --- input hygiene (DESIGN §15.4) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, field, value", [
+    ("entry", "atr", 0), ("entry", "er", 82), ("entry", "er", 0), ("entry", "er", "1.01"), ("entry", "stop", 52000),
+    ("entry", "stop", 60000), ("pyramid", "atr", 0), ("pyramid", "er", 1.5), ("pyramid", "stop", 52000),
+    ("bar", "atr", 0), ("bar", "price", 0),
+])
+def test_value_bounds_name_the_field(kind, field, value):
+    base = {"entry": ENTRY, "pyramid": {**ENTRY, "type": "PYRAMID", "position": "Long_2"}, "bar": BAR}[kind]
+    assert set(errors_of({**base, field: value})) == {field}
+
+
+def test_bounds_are_inclusive_where_the_design_says_and_exits_stay_loose():
+    assert validate({**ENTRY, "er": 1}).er == 1
+    assert validate({**ENTRY, "stop": "51999.99"}).stop == Decimal("51999.99")
+    loose = validate({**EXIT, "atr": 0, "er": 82, "stop": 60000})
+    assert (loose.atr, loose.er, loose.stop, loose.lots) == (0, 82, 60000, 0)
+
+
+@pytest.mark.parametrize("roc", [float("nan"), "NaN", "nan", None])
+def test_roc_nan_is_stored_null(roc):
+    signal = validate({**ENTRY, "roc": roc})
+    assert signal.roc is None and signal.payload["roc"] is None
+
+
+@pytest.mark.parametrize("field", ["price", "stop", "atr", "er", "supertrend", "lots"])
+def test_nan_in_a_field_the_rules_use_is_named(field):
+    assert field in errors_of({**ENTRY, field: float("nan")})
+    assert field in errors_of({**ENTRY, field: "NaN"})
+
+
+def test_infinite_roc_is_refused():
+    assert "roc" in errors_of({**ENTRY, "roc": float("inf")})
+
+
+def test_unknown_fields_are_stored_sanitised():
+    signal = validate({**ENTRY, "secret": "s", "note": "a\x00b\ud800", "k\x00": [float("nan"), float("-inf"), 1.5],
+                       "nested": {"\udfff": {"x": float("inf")}}})
+    assert signal.payload["note"] == "a\ufffdb\ufffd"
+    assert signal.payload["k\ufffd"] == [None, None, 1.5]
+    assert signal.payload["nested"] == {"\ufffd": {"x": None}}
+    assert "secret" not in signal.payload and signal.payload["price"] == ENTRY["price"]
+
+
+def test_exit_reason_must_be_storable():
+    assert "reason" in errors_of({**EXIT, "reason": "Stop\x00"})
+    assert "reason" in errors_of({**EXIT, "reason": "\udc00Stop"})
+
+
+@pytest.mark.parametrize("timestamp", ["9999-12-31T23:59-01:00", "0001-01-01T00:00:00", "0001-01-01T03:00+05:31"])
+def test_timestamp_overflowing_utc_is_named(timestamp):
+    assert set(errors_of({**ENTRY, "timestamp": timestamp})) == {"timestamp"}
+
+
+def test_json_depth_limit():
+    from signals.payloads import MAX_DEPTH, json_depth_exceeds
+
+    def nest(levels):
+        value: object = 1
+        for _ in range(levels - 1):
+            value = [value]
+        return {"a": value}
+
+    assert not json_depth_exceeds(nest(MAX_DEPTH))  # the object is level 1, its deepest list level 32
+    assert json_depth_exceeds(nest(MAX_DEPTH + 1))
+    assert not json_depth_exceeds({"a": [], "b": {}, "c": "x" * 10})
+    assert json_depth_exceeds(nest(100_000))  # iterative: no RecursionError
