@@ -43,13 +43,22 @@ def lookup(fingerprint: str) -> tuple[str, int] | None:
 
 
 def remember(fingerprint: str, signal_id: int) -> None:
-    """Called after the signal's row is committed."""
-    cache.set(_local_key(fingerprint), signal_id, LOCAL_TTL_SECONDS)
+    """Both layers at once; called after the signal's row is committed."""
+    remember_locally(fingerprint, signal_id)
     if redis_configured():
         try:
-            call(lambda r: r.set(_redis_key(fingerprint), signal_id, ex=settings.PM_DEDUP_CACHE_SECONDS))
+            call(lambda r: remember_in(r, fingerprint, signal_id))
         except RedisUnavailable:
             pass  # the database constraint still deduplicates
+
+
+def remember_locally(fingerprint: str, signal_id: int) -> None:
+    cache.set(_local_key(fingerprint), signal_id, LOCAL_TTL_SECONDS)
+
+
+def remember_in(client, fingerprint: str, signal_id: int):
+    """The Redis layer's write, on a client or a pipeline (the accepting path batches it)."""
+    return client.set(_redis_key(fingerprint), signal_id, ex=settings.PM_DEDUP_CACHE_SECONDS)
 
 
 def count_hit(layer: str) -> None:

@@ -34,6 +34,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _uncached_loggers():
+    """structlog's ``capture_logs`` cannot see a logger cached on first use (production caches them
+    for speed), so a test's capture would depend on which tests logged before it.  Per test, because
+    a test of the logging set-up (``build_logging``) switches caching back on."""
+    import structlog
+
+    structlog.configure(cache_logger_on_first_use=False)
+
+
+@pytest.fixture(autouse=True)
 def _clean_process_state():
     """Caches, throttles and overrides are per process: start every test from nothing."""
     from django.core.cache import caches

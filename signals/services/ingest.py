@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from signals import dedup
+from signals.dispatch import execution_handoff
 from signals.payloads import ValidatedSignal
 from signals.services.inbox import signal_count_duplicate, signal_insert
 
@@ -46,12 +47,6 @@ def signal_ingest(*, signal: ValidatedSignal, received_at: datetime | None = Non
         return IngestResult(DUPLICATE, first_id, signal.fingerprint)
     # Only once the row is committed (at once in autocommit): fill the caches and hand the
     # instrument to the executor.  A crash in between leaves an accepted signal the sweeper picks up.
-    transaction.on_commit(lambda: _after_accept(signal.instrument, signal.fingerprint, signal_id))
+    transaction.on_commit(lambda: execution_handoff(fingerprint=signal.fingerprint, signal_id=signal_id,
+                                                    instrument=signal.instrument))
     return IngestResult(ACCEPTED, signal_id, signal.fingerprint)
-
-
-def _after_accept(instrument: str, fingerprint: str, signal_id: int) -> None:
-    from signals.dispatch import enqueue_execution
-
-    dedup.remember(fingerprint, signal_id)
-    enqueue_execution(instrument)
