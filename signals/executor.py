@@ -1,9 +1,21 @@
-"""The executor: claim → decide (phase 1) → send and confirm (phase 2) → book (phase 3), per
-instrument, one signal at a time, looping until the instrument's queue is empty (DESIGN §6)."""
+"""The executor: claim a batch → for each signal in signal-time order: decide (phase 1) → send and
+confirm (phase 2) → book (phase 3), per instrument, looping until the instrument's queue is empty
+(DESIGN §6).
+
+A batch is one claim (one transaction, one commit) for up to ``BATCH_SIZE`` queued signals; each
+signal is still its own unit of work: its decision and terminal outcome commit in one transaction
+of its own, its orders go through the outbox as before.  Before each signal's decision the queue is
+checked again in that transaction: if an earlier signal has arrived since the claim, or an order of
+the instrument is left unsettled, the rest of the batch is handed back and claimed afresh, so the
+order and the hold of the one-signal-at-a-time claim are kept.
+"""
 
 from __future__ import annotations
 
+from enum import Enum
+
 import structlog
+from django.db.models import Exists, Q
 from django.db.utils import DatabaseError
 
 from core.alerts import alert
@@ -13,15 +25,32 @@ from core.instance import instance_id
 from core.locks import LockBusy, instrument_lock, signal_lock
 from positions.broker import Broker
 from positions.broker.factory import get_broker
+from positions.models import OrderIntent
+from positions.models.intent import QUEUE_HOLDING_STATUSES
 from positions.selectors import signal_has_sent_orders
 from positions.services.settle import Settlement, position_drive
 from reconciliation.services.orders import order_discrepancies_sync
-from signals.claims import claim_kept
+from signals.claims import claims_kept
 from signals.decisions import Decision, decide
 from signals.models import SignalLog, SignalStatus
-from signals.services.inbox import signal_claim_next, signal_finish, signal_hold, signal_release, signal_settle
+from signals.services.inbox import (
+    signal_claim_batch,
+    signal_finish,
+    signal_hold,
+    signal_release,
+    signal_settle,
+    signal_unclaim,
+)
 
 log = structlog.get_logger(__name__)
+
+BATCH_SIZE = 50  # signals per claim; a worker that dies mid-batch delays them by one claim period
+
+
+class Step(Enum):
+    NEXT = "next"  # go on with the batch
+    RECLAIM = "reclaim"  # the queue changed under the batch: hand the rest back and claim again
+    STOP = "stop"  # leave the instrument for now (its signal lock is held elsewhere)
 
 
 def instrument_execute(*, instrument: str, broker: Broker | None = None) -> int:
@@ -30,33 +59,66 @@ def instrument_execute(*, instrument: str, broker: Broker | None = None) -> int:
     me = instance_id()
     handled = 0
     while True:
-        signal = signal_claim_next(instrument=instrument, instance=me)
-        if signal is None:
+        batch = signal_claim_batch(instrument=instrument, instance=me, limit=BATCH_SIZE)
+        if not batch:
             return handled
-        handled += 1
-        with structlog.contextvars.bound_contextvars(signal_id=signal.pk, fingerprint=signal.fingerprint,
-                                                     instrument=instrument):
-            if not _process(signal, broker, me):
-                return handled
+        with claims_kept([s.pk for s in batch], me):
+            done, step = _run_batch(batch, broker, me)
+        handled += done
+        if step == Step.STOP:
+            return handled
 
 
-def _process(signal: SignalLog, broker: Broker, me: str) -> bool:
-    """Process one claimed signal.  False when the instrument's loop should stop for now."""
+def _run_batch(batch: list[SignalLog], broker: Broker, me: str) -> tuple[int, Step]:
+    """Process a claimed batch in order; signals not started are handed back when it ends early."""
+    started = 0
     try:
-        with signal_lock(signal.fingerprint), claim_kept(signal.pk, me):
+        for signal in batch:
+            with structlog.contextvars.bound_contextvars(signal_id=signal.pk, fingerprint=signal.fingerprint,
+                                                         instrument=signal.instrument_id):
+                step = _process(signal, broker, me)
+            if step == Step.RECLAIM:
+                break
+            started += 1
+            if step == Step.STOP:
+                break
+        else:
+            return started, Step.NEXT
+    except Exception:
+        # A database failure (the task retries) or a bug outside any one signal: the signals not
+        # started go back to the queue now rather than when their claims expire.
+        _unclaim_quietly(batch[started + 1:], me)
+        raise
+    signal_unclaim(signal_ids=[s.pk for s in batch[started:]], instance=me)
+    return started, step
+
+
+def _unclaim_quietly(signals: list[SignalLog], me: str) -> None:
+    try:
+        signal_unclaim(signal_ids=[s.pk for s in signals], instance=me)
+    except Exception:  # noqa: BLE001 — the sweeper hands them back when their claims expire
+        log.warning("batch_unclaim_failed", signal_ids=[s.pk for s in signals])
+
+
+def _process(signal: SignalLog, broker: Broker, me: str) -> Step:
+    """Process one claimed signal."""
+    try:
+        with signal_lock(signal.fingerprint):
             decision = atomic_with_retry(lambda: _decide(signal, me), name="decide")
+            if decision is Step.RECLAIM:
+                return Step.RECLAIM
             if decision is None or decision.terminal:
-                return True
+                return Step.NEXT
             fault_point("after_intent_commit")
             settlements = [position_drive(position_id=pid, broker=broker) for pid in decision.position_ids]
             _finish(signal, decision, settlements, me)
             if not all(s.succeeded for s in settlements):
                 order_discrepancies_sync()  # an unresolved order halts entries from now on
-            return True
+            return Step.NEXT
     except LockBusy:
         # A previous holder (e.g. a killed worker) still has the signal lock; try again later.
         signal_release(signal_id=signal.pk, note="signal lock busy")
-        return False
+        return Step.STOP
     except DatabaseError:
         log.exception("executor_database_error")
         raise  # a Celery worker retries with backoff; the sweeper hands back an abandoned claim
@@ -66,14 +128,30 @@ def _process(signal: SignalLog, broker: Broker, me: str) -> bool:
             signal_finish(signal_id=signal.pk, status=SignalStatus.FAILED, reason="internal_error",
                           result={"error": repr(exc)[:500]}, instance=me)
         alert("signal_failed", signal_id=signal.pk, reason="internal_error", error=repr(exc)[:200])
-        return True
+        return Step.NEXT
 
 
-def _decide(claimed: SignalLog, me: str) -> Decision | None:
+def _claimed(claimed: SignalLog):
+    """The claimed row, locked, with whether the queue changed since the batch was claimed: an
+    earlier signal of the instrument is waiting (it must run first), or an order of the instrument
+    is left unsettled (the queue waits for it) — one statement."""
+    earlier = SignalLog.objects.filter(
+        instrument_id=claimed.instrument_id, status=SignalStatus.ACCEPTED).filter(
+        Q(signal_timestamp__lt=claimed.signal_timestamp) | Q(signal_timestamp=claimed.signal_timestamp,
+                                                             pk__lt=claimed.pk))
+    unsettled = OrderIntent.objects.filter(position__instrument_id=claimed.instrument_id,
+                                           status__in=QUEUE_HOLDING_STATUSES)
+    return (SignalLog.objects.select_for_update().select_related("instrument")
+            .annotate(overtaken=Exists(earlier), held_up=Exists(unsettled)).get(pk=claimed.pk))
+
+
+def _decide(claimed: SignalLog, me: str) -> Decision | Step | None:
     instrument_lock(claimed.instrument_id)  # always the instrument lock first, then rows
-    signal = SignalLog.objects.select_for_update().select_related("instrument").get(pk=claimed.pk)
+    signal = _claimed(claimed)
     if signal.status != SignalStatus.PROCESSING or signal.processed_by != me:
         return None  # handed back by the sweeper while we were away: not ours any more
+    if signal.overtaken or signal.held_up:
+        return Step.RECLAIM
     decision = decide(signal)
     if decision.status != SignalStatus.HELD and "held" in signal.result:
         decision.result.setdefault("held", signal.result["held"])  # it waited for the open: keep the record
