@@ -203,7 +203,6 @@ class _Counter:
 
     def __exit__(self, *exc) -> None:
         import redis
-
         import structlog
 
         redis.Redis.execute_command, redis.client.Pipeline.execute = self._original
