@@ -4,10 +4,10 @@ confirm (phase 2) → book (phase 3), per instrument, looping until the instrume
 
 A batch is one claim (one transaction, one commit) for up to ``BATCH_SIZE`` queued signals; each
 signal is still its own unit of work: its decision and terminal outcome commit in one transaction
-of its own, its orders go through the outbox as before.  Before each signal's decision the queue is
-checked again in that transaction: if an earlier signal has arrived since the claim, or an order of
-the instrument is left unsettled, the rest of the batch is handed back and claimed afresh, so the
-order and the hold of the one-signal-at-a-time claim are kept.
+of its own, its orders go through the outbox as before.  The rest of a batch is handed back and
+claimed afresh when an earlier signal has arrived since the claim (checked in each signal's
+decision transaction), and after a signal whose orders did not all settle (the claim then holds the
+queue until they do), so the order and the hold of the one-signal-at-a-time claim are kept.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from core.instance import instance_id
 from core.locks import LockBusy, instrument_lock, signal_lock
 from positions.broker import Broker
 from positions.broker.factory import get_broker
-from positions.models import OrderIntent
-from positions.models.intent import QUEUE_HOLDING_STATUSES
 from positions.selectors import signal_has_sent_orders
 from positions.services.settle import Settlement, position_drive
 from reconciliation.services.orders import order_discrepancies_sync
@@ -48,9 +46,10 @@ BATCH_SIZE = 50  # signals per claim; a worker that dies mid-batch delays them b
 
 
 class Step(Enum):
-    NEXT = "next"  # go on with the batch
-    RECLAIM = "reclaim"  # the queue changed under the batch: hand the rest back and claim again
-    STOP = "stop"  # leave the instrument for now (its signal lock is held elsewhere)
+    NEXT = "next"  # done; go on with the batch
+    RECLAIM = "reclaim"  # not started: the queue changed under the batch; hand it back from here, claim again
+    SETTLE_FIRST = "settle_first"  # done, but its orders are unsettled: hand the rest back, claim again
+    STOP = "stop"  # leave the instrument for now (the signal lock is held elsewhere)
 
 
 def instrument_execute(*, instrument: str, broker: Broker | None = None) -> int:
@@ -80,7 +79,7 @@ def _run_batch(batch: list[SignalLog], broker: Broker, me: str) -> tuple[int, St
             if step == Step.RECLAIM:
                 break
             started += 1
-            if step == Step.STOP:
+            if step in (Step.STOP, Step.SETTLE_FIRST):
                 break
         else:
             return started, Step.NEXT
@@ -114,6 +113,8 @@ def _process(signal: SignalLog, broker: Broker, me: str) -> Step:
             _finish(signal, decision, settlements, me)
             if not all(s.succeeded for s in settlements):
                 order_discrepancies_sync()  # an unresolved order halts entries from now on
+                # The next claim decides whether the queue must wait for these orders to settle.
+                return Step.SETTLE_FIRST
             return Step.NEXT
     except LockBusy:
         # A previous holder (e.g. a killed worker) still has the signal lock; try again later.
@@ -128,21 +129,18 @@ def _process(signal: SignalLog, broker: Broker, me: str) -> Step:
             signal_finish(signal_id=signal.pk, status=SignalStatus.FAILED, reason="internal_error",
                           result={"error": repr(exc)[:500]}, instance=me)
         alert("signal_failed", signal_id=signal.pk, reason="internal_error", error=repr(exc)[:200])
-        return Step.NEXT
+        return Step.SETTLE_FIRST  # orders of it may be in flight: let the next claim look
 
 
 def _claimed(claimed: SignalLog):
-    """The claimed row, locked, with whether the queue changed since the batch was claimed: an
-    earlier signal of the instrument is waiting (it must run first), or an order of the instrument
-    is left unsettled (the queue waits for it) — one statement."""
+    """The claimed row, locked, with whether an earlier signal of the instrument has arrived since
+    the batch was claimed (it must run first) — one statement."""
     earlier = SignalLog.objects.filter(
         instrument_id=claimed.instrument_id, status=SignalStatus.ACCEPTED).filter(
         Q(signal_timestamp__lt=claimed.signal_timestamp) | Q(signal_timestamp=claimed.signal_timestamp,
                                                              pk__lt=claimed.pk))
-    unsettled = OrderIntent.objects.filter(position__instrument_id=claimed.instrument_id,
-                                           status__in=QUEUE_HOLDING_STATUSES)
     return (SignalLog.objects.select_for_update().select_related("instrument")
-            .annotate(overtaken=Exists(earlier), held_up=Exists(unsettled)).get(pk=claimed.pk))
+            .annotate(overtaken=Exists(earlier)).get(pk=claimed.pk))
 
 
 def _decide(claimed: SignalLog, me: str) -> Decision | Step | None:
@@ -150,7 +148,7 @@ def _decide(claimed: SignalLog, me: str) -> Decision | Step | None:
     signal = _claimed(claimed)
     if signal.status != SignalStatus.PROCESSING or signal.processed_by != me:
         return None  # handed back by the sweeper while we were away: not ours any more
-    if signal.overtaken or signal.held_up:
+    if signal.overtaken:
         return Step.RECLAIM
     decision = decide(signal)
     if decision.status != SignalStatus.HELD and "held" in signal.result:
@@ -165,7 +163,7 @@ def _decide(claimed: SignalLog, me: str) -> Decision | Step | None:
 
 def _finish(signal: SignalLog, decision: Decision, settlements: list[Settlement], me: str) -> None:
     status, reason = signal_settle(signal_id=signal.pk, base_result=decision.result, settlements=settlements,
-                                   instance=me)
+                                   instance=me, received_at=signal.received_at)
     if status == SignalStatus.FAILED:
         alert("signal_failed", signal_id=signal.pk, instrument=signal.instrument_id, signal_type=signal.signal_type,
               reason=reason, outcomes=[s.outcome for s in settlements if not s.succeeded])

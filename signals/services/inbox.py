@@ -212,7 +212,8 @@ def outcome_of(settlements) -> tuple[str, str]:
     return SignalStatus.FAILED, failed[0].reason or "broker_rejected"
 
 
-def signal_settle(*, signal_id: int, base_result: dict, settlements, instance: str) -> tuple[str, str]:
+def signal_settle(*, signal_id: int, base_result: dict, settlements, instance: str,
+                  received_at: datetime | None = None) -> tuple[str, str]:
     """Record the outcome of a signal's orders: from ``processing`` (normal path), or — for a signal
     that failed while its orders were still unsettled (an unknown outcome, an exit tried again) — once
     they have settled (recovery, the retry job).  ``result.awaiting_settlement`` says which is which."""
@@ -221,7 +222,8 @@ def signal_settle(*, signal_id: int, base_result: dict, settlements, instance: s
     result = {**base_result, "awaiting_settlement": awaiting, "settlements": [
         {"position_id": s.position_id, "outcome": s.outcome, "reason": s.reason, **s.detail} for s in settlements
     ]}
-    if signal_finish(signal_id=signal_id, status=status, reason=reason, result=result, instance=instance):
+    if signal_finish(signal_id=signal_id, status=status, reason=reason, result=result, instance=instance,
+                     received_at=received_at):
         return status, reason
     if awaiting:
         return status, reason
