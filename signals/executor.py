@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import Enum
 
 import structlog
-from django.db.models import Exists, Q
+from django.db import connection
 from django.db.utils import DatabaseError
 
 from core.alerts import alert
@@ -132,15 +132,20 @@ def _process(signal: SignalLog, broker: Broker, me: str) -> Step:
         return Step.SETTLE_FIRST  # orders of it may be in flight: let the next claim look
 
 
-def _claimed(claimed: SignalLog):
-    """The claimed row, locked, with whether an earlier signal of the instrument has arrived since
-    the batch was claimed (it must run first) — one statement."""
-    earlier = SignalLog.objects.filter(
-        instrument_id=claimed.instrument_id, status=SignalStatus.ACCEPTED).filter(
-        Q(signal_timestamp__lt=claimed.signal_timestamp) | Q(signal_timestamp=claimed.signal_timestamp,
-                                                             pk__lt=claimed.pk))
-    return (SignalLog.objects.select_for_update().select_related("instrument")
-            .annotate(overtaken=Exists(earlier)).get(pk=claimed.pk))
+def _claimed(claimed: SignalLog) -> SignalLog:
+    """The claimed row, locked, and whether an earlier signal of the instrument has arrived since
+    the batch was claimed (it must run first)."""
+    signal = SignalLog.objects.select_for_update().select_related("instrument").get(pk=claimed.pk)
+    table = connection.ops.quote_name(SignalLog._meta.db_table)
+    # Hand-written for the row-value comparison, which walks the claim-queue index (instrument,
+    # signal time, id) backwards from this signal: the statement runs once per signal.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE instrument_id = %s AND status = %s "
+                       f"AND (signal_timestamp, id) < (%s, %s))",
+                       [signal.instrument_id, SignalStatus.ACCEPTED,
+                        connection.ops.adapt_datetimefield_value(signal.signal_timestamp), signal.pk])
+        signal.overtaken = bool(cursor.fetchone()[0])
+    return signal
 
 
 def _decide(claimed: SignalLog, me: str) -> Decision | Step | None:
