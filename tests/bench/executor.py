@@ -36,15 +36,18 @@ ENTRY = {"GOLD_MINI": (72000, 500), "SILVER_MINI": (90000, 900), "COPPER": (800,
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def stream(code: str, total: int, *, start: datetime | None = None) -> list[dict]:
-    """Per 10 signals: BASE_ENTRY, bar, PYRAMID, bar, PYRAMID, 4 bars, EXIT ALL — one second apart."""
+def stream(code: str, total: int, *, start: datetime | None = None, bars_only: bool = False) -> list[dict]:
+    """Per 10 signals: BASE_ENTRY, bar, PYRAMID, bar, PYRAMID, 4 bars, EXIT ALL — one second apart
+    (``bars_only``: MARKET_DATA bars alone, nothing open)."""
     price, atr = ENTRY[code]
     start = start or datetime.now(timezone.utc) - timedelta(seconds=total + 60)
     bodies = []
     for n in range(total):
         stamp, step, level = start + timedelta(seconds=n), n % 10, price + (n % 10) * atr // 2
         common = {"instrument": code, "timestamp": stamp.isoformat(), "atr": atr}
-        if step == 0:
+        if bars_only:
+            body = {"type": "MARKET_DATA", "price": level, "supertrend": price - atr}
+        elif step == 0:
             body = {"type": "BASE_ENTRY", "position": "Long_1", "price": price, "stop": price - 2 * atr, "lots": 1,
                     "er": 0.9, "supertrend": price - 2 * atr}
         elif step in (2, 4):
@@ -70,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signals", type=int, default=2000)
     parser.add_argument("--instrument", default="GOLD_MINI", choices=sorted(ENTRY))
+    parser.add_argument("--bars-only", action="store_true", help="a stream of MARKET_DATA bars alone")
     parser.add_argument("--queries", action="store_true", help="count SQL statements and Redis commands per type")
     parser.add_argument("--profile", help="write py-spy collapsed stacks of the drain here")
     parser.add_argument("--rate", type=float, help="paced mode: signals per second through a Celery worker")
@@ -78,10 +82,10 @@ def main() -> None:
     parser.add_argument("--feed", action="store_true", help=argparse.SUPPRESS)  # the paced producer
     args = parser.parse_args()
     if args.drain:
-        drain(args.signals, args.instrument, queries=args.queries)
+        drain(args.signals, args.instrument, queries=args.queries, bars_only=args.bars_only)
         return
     if args.feed:
-        feed(args.instrument, rate=args.rate, seconds=args.seconds)
+        feed(args.instrument, rate=args.rate, seconds=args.seconds, bars_only=args.bars_only)
         return
     url = fresh_database("pm_bench_exec")
     print(header())
@@ -90,7 +94,8 @@ def main() -> None:
         return
     env = _env(url, "redis://127.0.0.1:6379/13")
     child = [sys.executable, "-m", "tests.bench.executor", "--drain", "--signals", str(args.signals),
-             "--instrument", args.instrument, *(["--queries"] if args.queries else [])]
+             "--instrument", args.instrument, *(["--queries"] if args.queries else []),
+             *(["--bars-only"] if args.bars_only else [])]
     if args.profile:
         child = [os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-f", "raw", "--idle", "-o",
                  args.profile, "-r", "100", "--", *child]
@@ -119,14 +124,14 @@ def _queue(code: str, bodies: list[dict]) -> None:
                       received_at=dj_timezone.now())
 
 
-def drain(total: int, code: str, *, queries: bool) -> None:
+def drain(total: int, code: str, *, queries: bool, bars_only: bool = False) -> None:
     import django
 
     django.setup()
     from signals.executor import instrument_execute
     from signals.models import SignalLog
 
-    _queue(code, stream(code, total))
+    _queue(code, stream(code, total, bars_only=bars_only))
     counter = _Counter() if queries else None
     started = time.perf_counter()
     if counter:
@@ -252,7 +257,8 @@ def paced(url: str, args) -> None:
         wait_until(lambda: b"ready" in (directory / "worker1.log").read_bytes(), timeout=60, what="worker ready")
         env = {**cluster.env("feeder"), "LOG_LEVEL": "WARNING"}
         subprocess.run([sys.executable, "-m", "tests.bench.executor", "--feed", "--instrument", args.instrument,
-                        "--rate", str(args.rate), "--seconds", str(args.seconds)], env=env, check=True, cwd=ROOT)
+                        "--rate", str(args.rate), "--seconds", str(args.seconds),
+                        *(["--bars-only"] if args.bars_only else [])], env=env, check=True, cwd=ROOT)
         report_paced(url, args.rate)
         print(f"worker log: {directory / 'worker1.log'}")
     finally:
@@ -260,7 +266,7 @@ def paced(url: str, args) -> None:
         cluster.redis.shutdown()
 
 
-def feed(code: str, *, rate: float, seconds: float) -> None:
+def feed(code: str, *, rate: float, seconds: float, bars_only: bool = False) -> None:
     import django
 
     django.setup()
@@ -271,7 +277,7 @@ def feed(code: str, *, rate: float, seconds: float) -> None:
     from signals.services.inbox import signal_insert
 
     total = int(rate * seconds)
-    bodies = stream(code, total, start=datetime.now(timezone.utc) - timedelta(seconds=total + 60))
+    bodies = stream(code, total, start=datetime.now(timezone.utc) - timedelta(seconds=total + 60), bars_only=bars_only)
     validated = [validate_payload(b, instruments=frozenset(ENTRY), default_tz="Asia/Kolkata") for b in bodies]
     begin = time.perf_counter()
     for index, signal in enumerate(validated):
@@ -294,8 +300,9 @@ def report_paced(url: str, rate: float) -> None:
     latencies = [float(r[0]) for r in rows]
     statuses = Counter(r[1] for r in rows)
     span = max(float(r[2]) for r in rows) - min(float(r[3]) for r in rows) if rows else 0
-    print(f"paced at {rate:.1f}/s: {len(rows)} signals finished {dict(statuses)}, {left} left; "
-          f"accepted → finished {ms(percentiles(latencies))}; span {span:.1f}s")
+    executed = [float(r[0]) for r in rows if r[1] == "executed"]
+    print(f"paced at {rate:.1f}/s: {len(rows)} signals finished {dict(statuses)}, {left} left; span {span:.1f}s\n"
+          f"  accepted → executed {ms(percentiles(executed))}\n  accepted → any outcome {ms(percentiles(latencies))}")
 
 
 if __name__ == "__main__":
