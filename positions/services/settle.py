@@ -254,14 +254,14 @@ def _unwind_pnl(position: Position) -> Decimal:
     return sum((i.fill_price * i.filled_quantity * (1 if i.action == "SELL" else -1) for i in fills), Decimal("0"))
 
 
+_DETAIL_FIELDS = ("client_order_id", "leg", "action", "symbol", "quantity", "filled_quantity", "status",
+                  "broker_order_id", "fill_price", "error")
+
+
 def _detail(position: Position) -> dict:
-    return {"orders": [
-        {"client_order_id": i.client_order_id, "leg": i.leg, "action": i.action, "symbol": i.symbol,
-         "quantity": i.quantity, "filled_quantity": i.filled_quantity, "status": i.status,
-         "broker_order_id": i.broker_order_id, "fill_price": str(i.fill_price) if i.fill_price is not None else None,
-         "error": i.error}
-        for i in OrderIntent.objects.filter(position=position).order_by("id")
-    ]}
+    rows = OrderIntent.objects.filter(position=position).order_by("id").values(*_DETAIL_FIELDS)
+    return {"orders": [{**row, "fill_price": str(row["fill_price"]) if row["fill_price"] is not None else None}
+                       for row in rows]}
 
 
 def settlement_of(*, position: Position, signal_id: int) -> Settlement:
