@@ -246,20 +246,22 @@ def statistics_bump(**increments) -> None:
 
 
 def statistics_record_trade(*, pnl: Decimal, stop_exit: bool) -> None:
-    TradingStatistics.objects.get_or_create(pk=1)
     win = pnl > 0
-    TradingStatistics.objects.filter(pk=1).update(
-        exits=F("exits") + 1,
-        stop_exits=F("stop_exits") + (1 if stop_exit else 0),
-        trades_closed=F("trades_closed") + 1,
-        winning_trades=F("winning_trades") + (1 if win else 0),
-        losing_trades=F("losing_trades") + (1 if pnl < 0 else 0),
-        gross_profit=F("gross_profit") + (pnl if win else 0),
-        gross_loss=F("gross_loss") + (pnl if pnl < 0 else 0),
-        net_realized_pnl=F("net_realized_pnl") + pnl,
-        largest_win=Greatest(F("largest_win"), pnl),
-        largest_loss=Least(F("largest_loss"), pnl),
-    )
+    changes = {
+        "exits": F("exits") + 1,
+        "stop_exits": F("stop_exits") + (1 if stop_exit else 0),
+        "trades_closed": F("trades_closed") + 1,
+        "winning_trades": F("winning_trades") + (1 if win else 0),
+        "losing_trades": F("losing_trades") + (1 if pnl < 0 else 0),
+        "gross_profit": F("gross_profit") + (pnl if win else 0),
+        "gross_loss": F("gross_loss") + (pnl if pnl < 0 else 0),
+        "net_realized_pnl": F("net_realized_pnl") + pnl,
+        "largest_win": Greatest(F("largest_win"), pnl),
+        "largest_loss": Least(F("largest_loss"), pnl),
+    }
+    if not TradingStatistics.objects.filter(pk=1).update(**changes):  # the row exists from init_portfolio on
+        TradingStatistics.objects.get_or_create(pk=1)
+        TradingStatistics.objects.filter(pk=1).update(**changes)
 
 
 def portfolio_totals_refresh(*, state: PortfolioState, exposure) -> None:

@@ -109,9 +109,12 @@ def _order_state(status: str) -> str:
 
 
 def _as_orders(intents: QuerySet[OrderIntent]) -> list[legs.Order]:
-    return [legs.Order(id=i.pk, purpose=i.purpose, leg=i.leg, action=i.action, quantity=i.quantity,
-                       filled=i.filled_quantity, state=_order_state(i.status), error=i.error)
-            for i in intents.order_by("id")]
+    # Plain tuples, not model instances: the planner reads these few columns on every step.
+    rows = intents.order_by("id").values_list("pk", "purpose", "leg", "action", "quantity", "filled_quantity",
+                                              "status", "error")
+    return [legs.Order(id=pk, purpose=purpose, leg=leg, action=action, quantity=quantity, filled=filled,
+                       state=_order_state(status), error=error)
+            for pk, purpose, leg, action, quantity, filled, status, error in rows]
 
 
 def position_orders(position: Position, purposes: tuple[str, ...]) -> list[legs.Order]:

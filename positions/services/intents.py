@@ -49,13 +49,14 @@ def intent_create(*, position: Position, purpose: str, leg: str, sequence: int, 
 
 
 def intent_transition(intent: OrderIntent, *, source: Iterable[str], **fields) -> bool:
-    """Apply ``fields`` to the intent only if it is still in one of ``source`` (row locked meanwhile);
-    ``intent`` is refreshed either way.  True when this call made the change."""
-    with transaction.atomic():
-        status = OrderIntent.objects.select_for_update().values_list("status", flat=True).get(pk=intent.pk)
-        changed = status in tuple(source)
-        if changed:
-            OrderIntent.objects.filter(pk=intent.pk).update(updated_at=timezone.now(), **fields)
+    """Apply ``fields`` to the intent only if it is still in one of ``source``; ``intent`` is refreshed
+    either way.  True when this call made the change.
+
+    One conditional UPDATE: it takes the row lock (waiting for any other transaction holding it, e.g.
+    the sweeper's all-intents-of-a-signal lock) and PostgreSQL re-checks the status on the row as
+    committed before applying it, so exactly one of two racing transitions from a state succeeds."""
+    changed = OrderIntent.objects.filter(pk=intent.pk, status__in=tuple(source)).update(
+        updated_at=timezone.now(), **fields) == 1
     intent.refresh_from_db()
     return changed
 

@@ -17,7 +17,7 @@ position's P&L is booked exactly once (the ledger's unique TRADING_PNL per posit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.db.models import F
@@ -42,24 +42,42 @@ CENT = Decimal("0.01")
 HOLDING = (PositionStatus.OPEN, PositionStatus.CLOSING)
 
 
-def position_lock(position_id: int) -> tuple[Position, PortfolioState]:
-    """Lock, in the order every writer uses: the instrument, the portfolio row, the position row."""
-    code = Position.objects.values_list("instrument_id", flat=True).get(pk=position_id)
+def position_lock(position_id: int, *, instrument: str | None = None) -> tuple[Position, PortfolioState]:
+    """Lock, in the order every writer uses: the instrument, the portfolio row, the position row.
+    ``instrument``: the position's instrument when the caller knows it (it never changes)."""
+    code = instrument or Position.objects.values_list("instrument_id", flat=True).get(pk=position_id)
     instrument_lock(code)
     state = locked_state()
     position = Position.objects.select_for_update().select_related("instrument").get(pk=position_id)
     return position, state
 
 
-def _write(position: Position, *, expect: tuple[str, ...] | None = None, **fields) -> bool:
+def _write(position: Position, *, expect: tuple[str, ...] | None = None, refresh: bool = True, **fields) -> bool:
     """The one place a position row changes (and ``version`` with it).  With ``expect``, only if the
-    row is still in one of those statuses.  ``position`` is refreshed either way."""
+    row is still in one of those statuses.  ``position`` is refreshed either way — or, with
+    ``refresh=False`` (the caller holds the row locked, so nothing else can have changed it, and
+    passes plain values), updated in memory without reading the row back."""
     rows = Position.objects.filter(pk=position.pk)
     if expect is not None:
         rows = rows.filter(status__in=expect)
-    changed = rows.update(version=F("version") + 1, updated_at=timezone.now(), **fields) == 1
-    position.refresh_from_db()
+    now = timezone.now()
+    changed = rows.update(version=F("version") + 1, updated_at=now, **fields) == 1
+    if refresh or not changed:
+        position.refresh_from_db()
+    else:
+        for name, value in fields.items():
+            setattr(position, name, _as_stored(name, value))
+        position.version, position.updated_at = position.version + 1, now
     return changed
+
+
+def _as_stored(name: str, value):
+    """What the database holds after writing ``value`` to the field: numeric columns round to their
+    scale (PostgreSQL rounds half away from zero)."""
+    field = Position._meta.get_field(name)
+    if isinstance(value, Decimal) and getattr(field, "decimal_places", None) is not None:
+        return value.quantize(Decimal(1).scaleb(-field.decimal_places), rounding=ROUND_HALF_UP)
+    return value
 
 
 def _refresh_totals(state: PortfolioState) -> None:
@@ -67,13 +85,18 @@ def _refresh_totals(state: PortfolioState) -> None:
 
 
 def _pyramiding_locked(instrument: str) -> PyramidingState:
-    PyramidingState.objects.get_or_create(instrument_id=instrument)
+    state = PyramidingState.objects.select_for_update().filter(instrument_id=instrument).first()
+    if state is not None:
+        return state
+    PyramidingState.objects.get_or_create(instrument_id=instrument)  # the first entry of an instrument
     return PyramidingState.objects.select_for_update().get(instrument_id=instrument)
 
 
 def _pyramiding_update(instrument: str, **fields) -> None:
-    _pyramiding_locked(instrument)
-    PyramidingState.objects.filter(instrument_id=instrument).update(updated_at=timezone.now(), **fields)
+    # The UPDATE locks the row itself; only an instrument that never had a state needs creating first.
+    if not PyramidingState.objects.filter(instrument_id=instrument).update(updated_at=timezone.now(), **fields):
+        _pyramiding_locked(instrument)
+        PyramidingState.objects.filter(instrument_id=instrument).update(updated_at=timezone.now(), **fields)
 
 
 def position_create(**values) -> Position:
@@ -83,10 +106,11 @@ def position_create(**values) -> Position:
 
 
 @transaction.atomic
-def position_open(*, position_id: int, quantity: int, prices: dict[str, Decimal]) -> Position:
+def position_open(*, position_id: int, quantity: int, prices: dict[str, Decimal],
+                  instrument: str | None = None) -> Position:
     """The entry settled holding ``quantity`` per leg (all it asked for, or the part that filled), at
     the legs' volume-weighted fills (Bank Nifty: strike + CE − PE)."""
-    position, state = position_lock(position_id)
+    position, state = position_lock(position_id, instrument=instrument)
     if position.status != PositionStatus.OPENING:
         return position
     fields = {"status": PositionStatus.OPEN, "opened_at": timezone.now(), "quantity": quantity,
@@ -156,13 +180,13 @@ def _settled() -> dict:
 
 @transaction.atomic
 def position_book_exit(*, position_id: int, quantity: int, prices: dict[str, Decimal],
-                       intent_ids: list[int]) -> Position:
+                       intent_ids: list[int], instrument: str | None = None) -> Position:
     """Exit orders filled ``quantity`` per leg at ``prices``: close the position, or — when that is only
     a part of it — close that part as a position of its own (its P&L booked on it) and keep the rest
     open for the next attempt.  ``intent_ids`` (the fills booked) follow the part they closed."""
     from positions.services.intents import intents_book_to
 
-    position, state = position_lock(position_id)
+    position, state = position_lock(position_id, instrument=instrument)
     if position.status != PositionStatus.CLOSING or quantity <= 0:
         return position
     price, pnl = _exit_pnl(position, prices, quantity)
@@ -311,7 +335,7 @@ def positions_trail(*, positions: list[Position], price: Decimal, atr: Decimal, 
         if update.moved:
             result.stops_moved.append({"position_id": position.pk, "label": position.label,
                                        "old_stop": str(position.current_stop), "new_stop": str(update.stop)})
-        _write(position, current_stop=update.stop, highest_close=update.highest_close,
+        _write(position, refresh=False, current_stop=update.stop, highest_close=update.highest_close,
                unrealized_pnl=unrealized_pnl(entry_price=position.entry_price, mark_price=price, lots=position.lots,
                                              point_value=point_value))
         if stop_hit(price=price, stop=update.stop):

@@ -76,20 +76,26 @@ def _legs(position: Position) -> tuple[str, ...]:
     return ("FUT",) if position.futures_symbol else ("CE", "PE")
 
 
-def _step(position: Position) -> legs.Step | None:
+def _plan(position: Position) -> tuple[legs.Step | None, list[legs.Order]]:
+    """The next step of the position's entry or exit, and the orders it was planned from."""
     if position.status == PositionStatus.OPENING:
-        return legs.entry_step(legs=_legs(position), orders=position_orders(position, ("entry", "reversal")))
+        orders = position_orders(position, ("entry", "reversal"))
+        return legs.entry_step(legs=_legs(position), orders=orders), orders
     if position.status == PositionStatus.CLOSING:
-        return legs.exit_step(legs=_legs(position), quantity=position.quantity,
-                              orders=position_orders(position, ("exit",)))
-    return None
+        orders = position_orders(position, ("exit",))
+        return legs.exit_step(legs=_legs(position), quantity=position.quantity, orders=orders), orders
+    return None, []
+
+
+def _step(position: Position) -> legs.Step | None:
+    return _plan(position)[0]
 
 
 def _drive(position_id: int, broker: Broker, now: datetime | None, inline_retries: bool) -> Settlement:
     outcome: Settlement | None = None
     for _ in range(MAX_STEPS):
         position = Position.objects.select_related("instrument").get(pk=position_id)
-        step = _step(position)
+        step, orders = _plan(position)
         if step is None:
             return outcome or Settlement(position_id, NOTHING_TO_DO)
         if step.kind == legs.WAIT:
@@ -107,7 +113,8 @@ def _drive(position_id: int, broker: Broker, now: datetime | None, inline_retrie
             _create(position, step)
         elif step.kind == legs.OPEN:
             fault_point("before_booking")
-            lifecycle.position_open(position_id=position_id, quantity=step.quantity, prices=_prices(position))
+            lifecycle.position_open(position_id=position_id, quantity=step.quantity, prices=_prices(position),
+                                    instrument=position.instrument_id)
             return Settlement(position_id, OPENED, detail=_detail(position))
         elif step.kind == legs.FAIL:
             lifecycle.position_fail_entry(position_id=position_id, note=_note(step.reason or "nothing filled"),
@@ -117,7 +124,7 @@ def _drive(position_id: int, broker: Broker, now: datetime | None, inline_retrie
             fault_point("before_booking")
             whole = step.quantity == position.quantity
             lifecycle.position_book_exit(position_id=position_id, quantity=step.quantity, prices=_prices(position),
-                                         intent_ids=[o.id for o in position_orders(position, ("exit",))])
+                                         intent_ids=[o.id for o in orders], instrument=position.instrument_id)
             if whole:
                 return Settlement(position_id, CLOSED, detail=_detail(position))
             outcome = Settlement(position_id, EXIT_PENDING, "exit_partial", _detail(position))
@@ -225,10 +232,11 @@ def vwap(intents: list[OrderIntent]) -> Decimal | None:
 
 def _prices(position: Position) -> dict[str, Decimal]:
     """Volume-weighted fill price per leg of the orders now being booked (entry: net of reversals)."""
-    purposes = ("entry",) if position.status == PositionStatus.OPENING else ("exit",)
-    intents = list(position.intents.filter(purpose__in=purposes, filled_quantity__gt=0))
+    purpose = "entry" if position.status == PositionStatus.OPENING else "exit"
+    filled = list(position.intents.filter(purpose__in=(purpose, "reversal"), filled_quantity__gt=0))
+    intents = [i for i in filled if i.purpose == purpose]
     prices = {leg: vwap([i for i in intents if i.leg == leg]) for leg in {i.leg for i in intents}}
-    reversals = list(position.intents.filter(purpose="reversal", filled_quantity__gt=0))
+    reversals = [i for i in filled if i.purpose == "reversal"]
     if position.status == PositionStatus.OPENING and reversals:
         # CE bought beyond what the PE paired and sold back: its gain or loss stays with the CE held.
         bought = [i for i in intents if i.leg == "CE"]
@@ -246,14 +254,14 @@ def _unwind_pnl(position: Position) -> Decimal:
     return sum((i.fill_price * i.filled_quantity * (1 if i.action == "SELL" else -1) for i in fills), Decimal("0"))
 
 
+_DETAIL_FIELDS = ("client_order_id", "leg", "action", "symbol", "quantity", "filled_quantity", "status",
+                  "broker_order_id", "fill_price", "error")
+
+
 def _detail(position: Position) -> dict:
-    return {"orders": [
-        {"client_order_id": i.client_order_id, "leg": i.leg, "action": i.action, "symbol": i.symbol,
-         "quantity": i.quantity, "filled_quantity": i.filled_quantity, "status": i.status,
-         "broker_order_id": i.broker_order_id, "fill_price": str(i.fill_price) if i.fill_price is not None else None,
-         "error": i.error}
-        for i in OrderIntent.objects.filter(position=position).order_by("id")
-    ]}
+    rows = OrderIntent.objects.filter(position=position).order_by("id").values(*_DETAIL_FIELDS)
+    return {"orders": [{**row, "fill_price": str(row["fill_price"]) if row["fill_price"] is not None else None}
+                       for row in rows]}
 
 
 def settlement_of(*, position: Position, signal_id: int) -> Settlement:

@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from core import metrics
 from core.locks import instrument_lock
-from portfolio.models import Instrument
 from portfolio.selectors import market_open
 from portfolio.services import statistics_bump
 from positions.selectors import has_queue_holding_intents, rollover_busy
@@ -95,12 +94,17 @@ def signal_count_duplicate(*, fingerprint: str, signal_id: int | None = None) ->
     )
 
 
-def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
-    """Claim the instrument's oldest accepted signal, unless earlier work on it is unfinished.
+def signal_claim_batch(*, instrument: str, instance: str, limit: int) -> list[SignalLog]:
+    """Claim up to ``limit`` of the instrument's oldest queued signals (signal-time order) in one
+    transaction, unless earlier work on it is unfinished.  Each claimed signal is then processed —
+    decided, finished, its outcome committed — in a transaction of its own (``signals.executor``);
+    the claim only reserves the run, so one claim and one commit serve the whole batch.
 
-    Runs under the instrument lock, so at most one signal per instrument is ``processing`` and the
-    executor follows signal-time order whichever worker runs it.  Unresolved order intents (an
-    unclear broker outcome) hold the queue until recovery resolves them.
+    Runs under the instrument lock, so only one worker's batch per instrument is ever ``processing``
+    and the executor follows signal-time order whichever worker runs it.  Unresolved order intents
+    (an unclear broker outcome) hold the queue until recovery resolves them.  Each claim carries a
+    deadline that the worker's claim keeper pushes on while it works; a worker that dies mid-batch
+    leaves claims that expire, and the sweeper hands those back (nothing of theirs was sent).
 
     ``held`` exits queue with the accepted signals: once the exchange is open the oldest of them is
     claimed even before the leader's job has re-queued it, so a signal arriving right after the open
@@ -111,26 +115,47 @@ def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
     with transaction.atomic():
         instrument_lock(instrument)
         if SignalLog.objects.filter(instrument_id=instrument, status=SignalStatus.PROCESSING).exists():
-            return None
+            return []
         if has_queue_holding_intents(instrument=instrument):
-            return None
+            return []
         # No SKIP LOCKED: claimers are already serialized by the instrument lock, and the only other
         # row lock on an accepted signal is a duplicate delivery's brief counter update — skipping
         # over it would leave the signal unclaimed.
-        queue = SignalLog.objects.select_for_update().filter(instrument_id=instrument).order_by("signal_timestamp", "id")
-        signal = queue.filter(status__in=[SignalStatus.ACCEPTED, SignalStatus.HELD]).first()
-        if signal is not None and signal.status == SignalStatus.HELD and (not market_open(
-                Instrument.objects.values_list("exchange", flat=True).get(pk=instrument))
-                or rollover_busy(instrument=instrument)):
-            signal = queue.filter(status=SignalStatus.ACCEPTED).first()
-        if signal is None:
-            return None
+        queue = (SignalLog.objects.select_for_update(of=("self",)).select_related("instrument")
+                 .filter(instrument_id=instrument).order_by("signal_timestamp", "id"))
+        batch = list(queue.filter(status__in=[SignalStatus.ACCEPTED, SignalStatus.HELD])[:limit])
+        if any(s.status == SignalStatus.HELD for s in batch) and (
+                not market_open(batch[0].instrument.exchange) or rollover_busy(instrument=instrument)):
+            batch = list(queue.filter(status=SignalStatus.ACCEPTED)[:limit])
+        if not batch:
+            return []
         now = timezone.now()
-        signal.status, signal.claimed_at, signal.processed_by = SignalStatus.PROCESSING, now, instance
-        signal.claim_expires_at = now + timedelta(seconds=settings.PM_SIGNAL_CLAIM_SECONDS)
-        signal.attempts += 1
-        signal.save(update_fields=["status", "claimed_at", "processed_by", "claim_expires_at", "attempts"])
-        return signal
+        expires = now + timedelta(seconds=settings.PM_SIGNAL_CLAIM_SECONDS)
+        SignalLog.objects.filter(pk__in=[s.pk for s in batch]).update(
+            status=SignalStatus.PROCESSING, claimed_at=now, processed_by=instance, claim_expires_at=expires,
+            attempts=F("attempts") + 1)
+        for signal in batch:  # the rows are locked until commit: what we wrote is what they hold
+            signal.status, signal.claimed_at, signal.processed_by = SignalStatus.PROCESSING, now, instance
+            signal.claim_expires_at, signal.attempts = expires, signal.attempts + 1
+        return batch
+
+
+def signal_claim_next(*, instrument: str, instance: str) -> SignalLog | None:
+    """Claim the instrument's oldest queued signal (a batch of one)."""
+    batch = signal_claim_batch(instrument=instrument, instance=instance, limit=1)
+    return batch[0] if batch else None
+
+
+def signal_unclaim(*, signal_ids: list[int], instance: str) -> int:
+    """Hand claimed signals that were never started back to the queue (``processing → accepted``),
+    as if they had never been claimed: the rest of a batch when the queue changed under it (an
+    earlier signal arrived, an order is left unsettled) or the worker has to stop.  Only our own
+    claims; returns how many went back."""
+    if not signal_ids:
+        return 0
+    return SignalLog.objects.filter(pk__in=signal_ids, status=SignalStatus.PROCESSING, processed_by=instance).update(
+        status=SignalStatus.ACCEPTED, claim_expires_at=None, reason="",
+        attempts=F("attempts") - 1)
 
 
 def signal_finish(*, signal_id: int, status: str, reason: str = "", result: dict | None = None,
@@ -187,7 +212,8 @@ def outcome_of(settlements) -> tuple[str, str]:
     return SignalStatus.FAILED, failed[0].reason or "broker_rejected"
 
 
-def signal_settle(*, signal_id: int, base_result: dict, settlements, instance: str) -> tuple[str, str]:
+def signal_settle(*, signal_id: int, base_result: dict, settlements, instance: str,
+                  received_at: datetime | None = None) -> tuple[str, str]:
     """Record the outcome of a signal's orders: from ``processing`` (normal path), or — for a signal
     that failed while its orders were still unsettled (an unknown outcome, an exit tried again) — once
     they have settled (recovery, the retry job).  ``result.awaiting_settlement`` says which is which."""
@@ -196,7 +222,8 @@ def signal_settle(*, signal_id: int, base_result: dict, settlements, instance: s
     result = {**base_result, "awaiting_settlement": awaiting, "settlements": [
         {"position_id": s.position_id, "outcome": s.outcome, "reason": s.reason, **s.detail} for s in settlements
     ]}
-    if signal_finish(signal_id=signal_id, status=status, reason=reason, result=result, instance=instance):
+    if signal_finish(signal_id=signal_id, status=status, reason=reason, result=result, instance=instance,
+                     received_at=received_at):
         return status, reason
     if awaiting:
         return status, reason
@@ -217,8 +244,19 @@ def signals_awaiting_settlement() -> list[int]:
 @transaction.atomic
 def signal_claim_extend(*, signal_id: int, instance: str) -> bool:
     """The worker still processing the signal pushes its claim deadline on (DESIGN §15.1)."""
-    return bool(SignalLog.objects.filter(pk=signal_id, status=SignalStatus.PROCESSING, processed_by=instance).update(
-        claim_expires_at=timezone.now() + timedelta(seconds=settings.PM_SIGNAL_CLAIM_SECONDS)))
+    return bool(signal_claims_extend(signal_ids=[signal_id], instance=instance))
+
+
+@transaction.atomic
+def signal_claims_extend(*, signal_ids: list[int], instance: str) -> set[int]:
+    """The same for several claims of one worker in one statement; returns the ids still claimed."""
+    rows = SignalLog.objects.select_for_update().filter(pk__in=signal_ids, status=SignalStatus.PROCESSING,
+                                                        processed_by=instance)
+    kept = set(rows.values_list("pk", flat=True))
+    if kept:
+        SignalLog.objects.filter(pk__in=kept).update(
+            claim_expires_at=timezone.now() + timedelta(seconds=settings.PM_SIGNAL_CLAIM_SECONDS))
+    return kept
 
 
 @transaction.atomic
