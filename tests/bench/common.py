@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -138,37 +137,3 @@ def tree_rss_mib(pid: int) -> float:
             continue
         total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     return total / 1024
-
-
-def profile_summary(collapsed: str, top: int = 25, focus: str | None = None) -> str:
-    """Top frames of a py-spy ``-f raw`` (collapsed stacks) profile: the share of samples in which a
-    function is on the stack (inclusive) and at the top (self).  ``focus`` keeps only stacks through
-    that function (e.g. the request handler), so idle threads do not dilute the percentages."""
-    inclusive: dict[str, int] = {}
-    own: dict[str, int] = {}
-    total = 0
-    for line in Path(collapsed).read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = [_frame_name(frame) for frame in stack.split(";")]
-        if focus:
-            start = next((i for i, frame in enumerate(frames) if frame.startswith(focus + " ")), None)
-            if start is None:
-                continue
-            frames = frames[start:]
-        samples = int(count)
-        total += samples
-        for frame in set(frames):
-            inclusive[frame] = inclusive.get(frame, 0) + samples
-        own[frames[-1]] = own.get(frames[-1], 0) + samples
-    if not total:
-        return "no samples"
-    rows = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
-    lines = [f"{total} samples{f' through {focus}' if focus else ''}; inclusive% self% frame"]
-    lines += [f"  {100 * n / total:5.1f} {100 * own.get(frame, 0) / total:5.1f}  {frame}" for frame, n in rows]
-    return "\n".join(lines)
-
-
-def _frame_name(frame: str) -> str:
-    """``signal_ingest (/work/main/signals/services/ingest.py:41)`` → ``signal_ingest (ingest.py)``."""
-    match = re.match(r"(.*) \((.*?)(?::\d+)?\)$", frame)
-    return f"{match.group(1)} ({os.path.basename(match.group(2))})" if match else frame

@@ -30,43 +30,31 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tests.bench.common import fresh_database, machine, ms, percentiles
+from tests.bench.common import CAMPAIGN_LEVELS, campaign_signal, fresh_database, git_commit, machine, ms, percentiles
 
-ENTRY = {"GOLD_MINI": (72000, 500), "SILVER_MINI": (90000, 900), "COPPER": (800, 8), "BANK_NIFTY": (52000, 350)}
+ENTRY = CAMPAIGN_LEVELS
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def stream(code: str, total: int, *, start: datetime | None = None, bars_only: bool = False) -> list[dict]:
-    """Per 10 signals: BASE_ENTRY, bar, PYRAMID, bar, PYRAMID, 4 bars, EXIT ALL — one second apart
-    (``bars_only``: MARKET_DATA bars alone, nothing open)."""
+    """The campaign of one instrument (``tests.bench.common.campaign_signal``), one second apart;
+    ``bars_only``: MARKET_DATA bars alone, nothing open."""
     price, atr = ENTRY[code]
     start = start or datetime.now(timezone.utc) - timedelta(seconds=total + 60)
     bodies = []
     for n in range(total):
-        stamp, step, level = start + timedelta(seconds=n), n % 10, price + (n % 10) * atr // 2
-        common = {"instrument": code, "timestamp": stamp.isoformat(), "atr": atr}
+        stamp = start + timedelta(seconds=n)
         if bars_only:
-            body = {"type": "MARKET_DATA", "price": level, "supertrend": price - atr}
-        elif step == 0:
-            body = {"type": "BASE_ENTRY", "position": "Long_1", "price": price, "stop": price - 2 * atr, "lots": 1,
-                    "er": 0.9, "supertrend": price - 2 * atr}
-        elif step in (2, 4):
-            body = {"type": "PYRAMID", "position": f"Long_{step // 2 + 1}", "price": level, "stop": price - atr,
-                    "lots": 1, "er": 0.9, "supertrend": price - atr}
-        elif step == 9:
-            body = {"type": "EXIT", "position": "ALL", "price": level, "reason": "SuperTrend", "stop": 0, "lots": 0,
-                    "er": 0.8, "supertrend": level}
+            bodies.append({"type": "MARKET_DATA", "instrument": code, "timestamp": stamp.isoformat(), "atr": atr,
+                           "price": price + (n % 10) * atr // 2, "supertrend": price - atr})
         else:
-            body = {"type": "MARKET_DATA", "price": level, "supertrend": price - atr}
-        bodies.append({**common, **body})
+            bodies.append(campaign_signal(code, n, stamp))
     return bodies
 
 
 def header() -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"machine: {machine()}; load average {load}; commit {commit or 'unknown'}"
+    return f"machine: {machine()}; load average {load}; commit {git_commit()}"
 
 
 def main() -> None:

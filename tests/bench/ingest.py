@@ -9,7 +9,8 @@ The stream is a realistic campaign over Gold Mini, Silver Mini and Copper (entri
 trailing stops, exits). Phases:
 
 1. one client at a time, then 8 concurrent clients: ``--requests`` POSTs each, ingest p50/p95/p99
-   (202 = row committed) and accepted → executed once the worker has drained them;
+   (202 = row committed) and accepted → executed once the worker has drained them; then paced at
+   ``--rate-per-minute`` (default 1,000/min, open loop) for accepted → executed at that rate;
 2. flat out (wrk, one process per web instance) against one instance, then against two: signals/s,
    and the worker's drain rate per instrument on the backlog the burst left;
 3. ``--memory-signals N``: N more signals by 8 clients; RSS of web, worker and beat (each with its
@@ -41,10 +42,10 @@ from tests.bench.common import (
     machine,
     ms,
     percentiles,
-    profile_summary,
     start_cluster,
     tree_rss_mib,
 )
+from tests.bench.pyspy import summarise
 
 FINISHED = "status NOT IN ('accepted', 'processing', 'held')"
 
@@ -104,6 +105,28 @@ async def closed_loop(url: str, bodies: list[dict], concurrency: int) -> tuple[l
     return latencies, codes
 
 
+async def paced(url: str, bodies: list[dict], rate_per_s: float) -> tuple[list[float], dict[int, int]]:
+    """Open loop: each POST starts on schedule whatever the earlier answers (as alerts arrive)."""
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as client:
+        async def one(body: dict) -> None:
+            started = time.perf_counter()
+            try:
+                code = (await client.post(url + "/webhook", json=body)).status_code
+            except httpx.HTTPError:
+                code = 0
+            latencies.append(time.perf_counter() - started)
+            codes[code] = codes.get(code, 0) + 1
+
+        begin, tasks = time.perf_counter(), []
+        for index, body in enumerate(bodies):
+            await asyncio.sleep(max(0.0, begin + index / rate_per_s - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(body)))
+        await asyncio.gather(*tasks)
+    return latencies, codes
+
+
 def wrk_flat_out(urls: list[str], campaign: Campaign, *, connections: int, seconds: float) -> str:
     """wrk (C, one thread per instance) posting pre-built campaign bodies; the load generator costs
     far less CPU than a Python client would, and it shares the two cores with the service."""
@@ -147,6 +170,8 @@ def memory(cluster, label: str, table: list[tuple[str, dict]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000, help="POSTs in each latency phase")
+    parser.add_argument("--paced-seconds", type=float, default=60, help="0 skips the paced phase")
+    parser.add_argument("--rate-per-minute", type=float, default=1000)
     parser.add_argument("--flat-seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=16, help="wrk connections per web instance")
     parser.add_argument("--web-workers", type=int, default=2)
@@ -180,7 +205,14 @@ def main() -> None:
             print(f"  accepted -> executed:           {execution_report(url, mark)} (unfinished {left})")
             if spy:
                 print("  profile of the web instance, request threads only:\n"
-                      + profile_summary(args.profile, focus="handle_request"))
+                      + summarise(Path(args.profile), under="handle_request", top=25))
+        if args.paced_seconds:
+            mark, rate = last_id(url), args.rate_per_minute / 60
+            latencies, codes = asyncio.run(paced(web, campaign.take(int(rate * args.paced_seconds)), rate))
+            left = wait_drained(url)
+            print(f"paced {args.rate_per_minute:.0f}/min for {args.paced_seconds:.0f}s, codes {codes}")
+            print(f"  ingest (POST /webhook -> 202):  {ms(percentiles(latencies))}")
+            print(f"  accepted -> executed:           {execution_report(url, mark)} (unfinished {left})")
         if shutil.which("wrk"):
             for instances in (1, 2):
                 if instances == 2:

@@ -29,7 +29,6 @@ def _frames(stack: str) -> list[tuple[str, str]]:
 def summarise(path: Path, *, under: str | None, top: int) -> str:
     inclusive: Counter = Counter()
     leaf: Counter = Counter()
-    library: Counter = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -50,11 +49,6 @@ def summarise(path: Path, *, under: str | None, top: int) -> str:
                 inclusive[f"{file}:{func}"] += n
         func, file = frames[-1]
         leaf[f"{func} ({file})"] += n
-        first_library = next((f for f in frames if not f[1].startswith(OWN) and "site-packages" not in f[1]
-                              and f[1].startswith(("django/", "psycopg", "redis/", "structlog/", "json/",
-                                                   "logging/", "socket", "selectors", "copy", "celery/"))), None)
-        if first_library is not None:
-            library[first_library[1].split("/")[0]] += n
     if not total:
         return "no samples"
     lines = [f"{total} samples{f' under {under}' if under else ''}",
