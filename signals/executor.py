@@ -16,7 +16,7 @@ from enum import Enum
 
 import structlog
 from django.db import connection
-from django.db.utils import DatabaseError
+from django.db.utils import DatabaseError, DataError
 
 from core.alerts import alert
 from core.db import atomic_with_retry
@@ -120,16 +120,24 @@ def _process(signal: SignalLog, broker: Broker, me: str) -> Step:
         # A previous holder (e.g. a killed worker) still has the signal lock; try again later.
         signal_release(signal_id=signal.pk, note="signal lock busy")
         return Step.STOP
-    except DatabaseError:
-        log.exception("executor_database_error")
-        raise  # a Celery worker retries with backoff; the sweeper hands back an abandoned claim
+    except DatabaseError as exc:
+        if not isinstance(exc, DataError):
+            log.exception("executor_database_error")
+            raise  # a Celery worker retries with backoff; the sweeper hands back an abandoned claim
+        return _fail_loudly(signal, exc, me)  # a value the database refuses fails the same way again
     except Exception as exc:  # a bug must not wedge the queue: fail this signal loudly
-        log.exception("executor_internal_error")
-        if not signal_has_sent_orders(signal_id=signal.pk):
-            signal_finish(signal_id=signal.pk, status=SignalStatus.FAILED, reason="internal_error",
-                          result={"error": repr(exc)[:500]}, instance=me)
-        alert("signal_failed", signal_id=signal.pk, reason="internal_error", error=repr(exc)[:200])
-        return Step.SETTLE_FIRST  # orders of it may be in flight: let the next claim look
+        return _fail_loudly(signal, exc, me)
+
+
+def _fail_loudly(signal: SignalLog, exc: Exception, me: str) -> Step:
+    """Called from an ``except`` block: the signal failed for good (a bug, or a value the database
+    refuses); record it, alert, and let the queue go on."""
+    log.exception("executor_internal_error")
+    if not signal_has_sent_orders(signal_id=signal.pk):
+        signal_finish(signal_id=signal.pk, status=SignalStatus.FAILED, reason="internal_error",
+                      result={"error": repr(exc)[:500]}, instance=me)
+    alert("signal_failed", signal_id=signal.pk, reason="internal_error", error=repr(exc)[:200])
+    return Step.SETTLE_FIRST  # orders of it may be in flight: let the next claim look
 
 
 def _claimed(claimed: SignalLog) -> SignalLog:

@@ -71,7 +71,8 @@ CAMPAIGN_LEVELS = {"GOLD_MINI": (72000, 500), "SILVER_MINI": (90000, 900), "COPP
 class Campaign:
     """A realistic stream, one second apart per instrument, round robin over the instruments: per 10
     signals of each, BASE_ENTRY, bar, PYRAMID, bar, PYRAMID, 4 bars, EXIT ALL (so positions open,
-    pyramid, trail and close, and margin is freed for the next cycle).  Signal times start ``age``
+    pyramid, trail and close, and margin is freed for the next cycle; winners and losers alternate,
+    so equity does not compound over a long run).  Signal times start ``age``
     seconds ago; run the service with ``MAX_SIGNAL_AGE`` above that."""
 
     def __init__(self, codes: tuple[str, ...] = ("GOLD_MINI", "SILVER_MINI", "COPPER"), *, age: int = 6 * 86400,
@@ -99,9 +100,10 @@ def campaign_signal(code: str, n: int, stamp: datetime) -> dict:
     elif step in (2, 4):
         body = {"type": "PYRAMID", "position": f"Long_{step // 2 + 1}", "price": level, "stop": price - atr,
                 "lots": 1, "er": 0.9, "supertrend": price - atr}
-    elif step == 9:
-        body = {"type": "EXIT", "position": "ALL", "price": level, "reason": "SuperTrend", "stop": 0, "lots": 0,
-                "er": 0.8, "supertrend": level}
+    elif step == 9:  # every other cycle loses what the one before won, so equity (and sizing) stays level
+        exit_price = level if (n // 10) % 2 == 0 else price - 5 * atr // 2
+        body = {"type": "EXIT", "position": "ALL", "price": exit_price, "reason": "SuperTrend", "stop": 0, "lots": 0,
+                "er": 0.8, "supertrend": exit_price}
     else:
         body = {"type": "MARKET_DATA", "price": level, "supertrend": price - atr}
     return {**common, **body}

@@ -94,3 +94,20 @@ def test_orders_left_unsettled_hold_the_rest_of_the_batch(live_portfolio):
     bar.refresh_from_db()
     assert entry.status == "failed" and entry.result["awaiting_settlement"]
     assert (bar.status, bar.attempts) == ("accepted", 0)  # handed back, waiting behind the entry's order
+
+
+def test_a_value_the_database_refuses_fails_that_signal_and_the_queue_goes_on(live_portfolio):
+    """An equity so large that an entry sizes beyond the lots column (a DataError, not an outage):
+    retrying would fail the same way forever, so the signal fails loudly and the bar after it runs."""
+    from portfolio.models import PortfolioState
+
+    PortfolioState.objects.update(closed_equity=10**15, equity_high=10**15)
+    start = _start()
+    entry, bar = _entry(start), _bar(start + timedelta(seconds=1), price=72100)
+    entry.payload["stop"] = 71990  # ₹100 of risk a lot: billions of lots
+    entry.save(update_fields=["payload"])
+    assert executor.instrument_execute(instrument="GOLD_MINI") == 2
+    entry.refresh_from_db()
+    bar.refresh_from_db()
+    assert (entry.status, entry.reason) == ("failed", "internal_error") and "out of range" in entry.result["error"]
+    assert bar.status == "executed"
