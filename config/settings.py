@@ -152,7 +152,10 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "pm-local",
-        "OPTIONS": {"MAX_ENTRIES": 100_000, "CULL_FREQUENCY": 10},
+        # Per process: the dedup fast path (resends come within minutes), instrument codes, health,
+        # alert throttles.  Expired entries are only dropped when the cache culls, so the bound is
+        # what keeps a web worker's memory flat over a long run.
+        "OPTIONS": {"MAX_ENTRIES": 10_000, "CULL_FREQUENCY": 10},
     },
     "shared": {
         "BACKEND": "django_redis.cache.RedisCache",

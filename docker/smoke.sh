@@ -263,7 +263,7 @@ replay_campaign() {
            -e WEBHOOK_SECRET="$WEBHOOK_SECRET" -e DJANGO_SECRET_KEY=replay-only "$PM_IMAGE" \
            python manage.py replay_signals samples/campaign.jsonl --url "$BASE/webhook" --secret "$WEBHOOK_SECRET" 2>&1) || true
   echo "$output" >>"$LOG"
-  mapfile -t ids < <(grep -o '"signal_id": [0-9]*' <<<"$output" | awk '{print $2}')
+  mapfile -t ids < <(grep -o '"signal_id": *[0-9]*' <<<"$output" | grep -o '[0-9]*$')  # compact or spaced JSON
   ALL_IDS+=("${ids[@]}")
   if [ "${#ids[@]}" -ne "$lines" ]; then
     record "replay samples/campaign.jsonl" FAIL "-" "${#ids[@]} of $lines accepted"

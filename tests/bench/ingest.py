@@ -213,7 +213,7 @@ def main() -> None:
             print(f"paced {args.rate_per_minute:.0f}/min for {args.paced_seconds:.0f}s, codes {codes}")
             print(f"  ingest (POST /webhook -> 202):  {ms(percentiles(latencies))}")
             print(f"  accepted -> executed:           {execution_report(url, mark)} (unfinished {left})")
-        if shutil.which("wrk"):
+        if args.flat_seconds and shutil.which("wrk"):
             for instances in (1, 2):
                 if instances == 2:
                     cluster.start_web("web2", workers=args.web_workers, threads=args.web_threads)
@@ -224,7 +224,7 @@ def main() -> None:
                       f"{args.flat_seconds:.0f}s: {result}")
                 left = wait_drained(url)
                 print(f"  worker drain rate on that backlog: {drain_rates(url, mark)} (unfinished {left})")
-        else:
+        elif args.flat_seconds:
             print("flat out: skipped (install wrk: apt-get install wrk)")
         memory(cluster, "after the phases", rss)
         if args.memory_signals:
