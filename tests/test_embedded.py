@@ -8,13 +8,13 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from core.formatting import format_money
+from tests.cluster import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -50,13 +50,7 @@ def embedded(tmp_path):
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/admin/login/", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    wait_until(lambda: _serves(f"{url}/admin/login/"), timeout=30, interval=0.2, what="the embedded server")
     try:
         yield url, manage, credentials
     finally:
@@ -97,3 +91,10 @@ def test_replayed_sample_campaign_is_visible_in_api_and_admin(embedded):
         assert cockpit.status_code == 200 and 'class="closed-line"' in cockpit.text
         assert format_money(portfolio["closed_equity"]) in cockpit.text
         assert browser.get("/admin/cockpit/sections/equity/?range=1d").status_code == 200
+
+
+def _serves(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

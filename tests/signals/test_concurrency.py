@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
@@ -14,6 +13,7 @@ from django.test import Client
 from core.dbutils import lock_key
 from positions.models import PaperOrder, Position
 from signals.models import SignalLog
+from tests.cluster import wait_until
 from tests.conftest import Webhook
 
 
@@ -76,20 +76,18 @@ def test_pyramid_is_evaluated_after_its_base_whatever_the_arrival_order(live_por
     base = lambda: _hook(webhook).entry(minute=0, price=72000, stop=71500, atr=500)  # noqa: E731
     pyramid = lambda: _hook(webhook).entry(position="Long_2", minute=1, price=73200, stop=72700, atr=500)  # noqa: E731
 
-    def delayed(function):
+    def after_the_first(function):  # arrives second: once the first signal's row is committed
         def run():
-            time.sleep(0.05)
+            wait_until(lambda: SignalLog.objects.exists(), timeout=10, what="the first signal")
             return function()
         return run
 
-    functions = [pyramid, delayed(base)] if pyramid_first else [base, delayed(pyramid)]
+    functions = [pyramid, after_the_first(base)] if pyramid_first else [base, after_the_first(pyramid)]
     with InstrumentHeld("GOLD_MINI"):
         threads_done = threading.Event()
         runner = threading.Thread(target=lambda: (_run_concurrently(functions), threads_done.set()))
         runner.start()
-        deadline = time.monotonic() + 10
-        while SignalLog.objects.count() < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: SignalLog.objects.count() >= 2, timeout=10, what="both signals")
         assert SignalLog.objects.count() == 2  # both committed while execution waits on the lock
     runner.join(timeout=60)
     assert threads_done.is_set()
@@ -133,9 +131,7 @@ def test_queued_exit_and_stop_hit_follow_signal_time(live_portfolio, webhook, ex
     with InstrumentHeld("GOLD_MINI"):
         runner = threading.Thread(target=_run_concurrently, args=(_exit_and_stop_bar(webhook, exit_first=exit_first),))
         runner.start()
-        wait = time.monotonic() + 10
-        while SignalLog.objects.count() < 3 and time.monotonic() < wait:
-            time.sleep(0.02)
+        wait_until(lambda: SignalLog.objects.count() >= 3, timeout=10, what="the three signals")
     runner.join(timeout=60)
     _assert_sold_once(winner="SuperTrend" if exit_first else "PM_STOP_HIT")
 
