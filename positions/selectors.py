@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Sum
 
 from portfolio.equity import blended_equity, free_margin, position_risk, position_vol
-from portfolio.models import Holiday, HolidayClosure, PortfolioState
+from portfolio.models import Holiday, HolidayClosure, Instrument, PortfolioState
 from positions import legs
 from positions.calendars import TradingCalendar, is_rollover_candidate
 from positions.models import (
@@ -34,28 +34,32 @@ def live_position(*, instrument: str, layer: int) -> Position | None:
     return Position.objects.filter(instrument_id=instrument, layer=layer, status__in=LIVE_STATUSES).first()
 
 
-def open_positions(*, instrument: str, lock: bool = False) -> list[Position]:
+def open_positions(*, instrument: str, lock: bool = False, attach: Instrument | None = None) -> list[Position]:
+    """The instrument's open positions in layer order.  ``attach``: the instrument as the caller already
+    read it in this transaction, attached to each position rather than read again with it."""
     qs: QuerySet[Position] = Position.objects.filter(instrument_id=instrument, status=PositionStatus.OPEN)
     if lock:
         qs = qs.select_for_update()
-    return list(qs.select_related("instrument").order_by("layer", "id"))
+    if attach is None:
+        return list(qs.select_related("instrument").order_by("layer", "id"))
+    positions = list(qs.order_by("layer", "id"))
+    for position in positions:
+        position.instrument = attach
+    return positions
 
 
 def pyramiding_state(*, instrument: str) -> PyramidingState | None:
     return PyramidingState.objects.select_related("base_position").filter(instrument_id=instrument).first()
 
 
-def open_base(*, instrument: str) -> Position | None:
-    """The instrument's current base position, if it is open."""
+def pyramid_anchor(*, instrument: str) -> tuple[Position | None, Decimal | None]:
+    """What a pyramid is measured from, in one read of the pyramiding state: the instrument's base
+    position if it is open, and the signal price of its latest executed entry (base or pyramid)."""
     state = pyramiding_state(instrument=instrument)
-    base = state.base_position if state is not None else None
-    return base if base is not None and base.status == PositionStatus.OPEN else None
-
-
-def last_entry_price(*, instrument: str) -> Decimal | None:
-    """Signal price of the latest executed base entry or pyramid of the instrument."""
-    state = pyramiding_state(instrument=instrument)
-    return state.last_pyramid_price if state is not None else None
+    if state is None:
+        return None, None
+    base = state.base_position
+    return (base if base is not None and base.status == PositionStatus.OPEN else None), state.last_pyramid_price
 
 
 def pyramids_since(*, base: Position) -> int:
@@ -68,14 +72,15 @@ def pyramids_since(*, base: Position) -> int:
     ).count()
 
 
-def instrument_open_pnl(*, instrument: str, price: Decimal, point_value: Decimal) -> Decimal:
-    return sum(
-        (
-            unrealized_pnl(entry_price=p.entry_price, mark_price=price, lots=p.lots, point_value=point_value)
-            for p in Position.objects.filter(instrument_id=instrument, status=PositionStatus.OPEN)
-        ),
-        ZERO,
-    )
+def live_positions(*, instrument: str) -> list[Position]:
+    """The instrument's live positions (opening, open, closing) in layer order."""
+    return list(Position.objects.filter(instrument_id=instrument, status__in=LIVE_STATUSES).order_by("layer", "id"))
+
+
+def open_pnl(positions: list[Position], *, price: Decimal, point_value: Decimal) -> Decimal:
+    """Unrealized P&L at ``price`` of those of ``positions`` that are open."""
+    return sum((unrealized_pnl(entry_price=p.entry_price, mark_price=price, lots=p.lots, point_value=point_value)
+                for p in positions if p.status == PositionStatus.OPEN), ZERO)
 
 
 def has_queue_holding_intents(*, instrument: str) -> bool:
@@ -83,12 +88,13 @@ def has_queue_holding_intents(*, instrument: str) -> bool:
     return OrderIntent.objects.filter(position__instrument_id=instrument, status__in=QUEUE_HOLDING_STATUSES).exists()
 
 
-def unresolved_intents(*, instrument: str | None = None) -> list[OrderIntent]:
+def unresolved_intent_count(*, instrument: str) -> int:
+    return OrderIntent.objects.filter(status=IntentStatus.UNRESOLVED, position__instrument_id=instrument).count()
+
+
+def unresolved_intents() -> list[OrderIntent]:
     """Intents whose outcome stayed unknown past the resolution window: ops must settle them."""
-    rows = OrderIntent.objects.filter(status=IntentStatus.UNRESOLVED).select_related("position")
-    if instrument is not None:
-        rows = rows.filter(position__instrument_id=instrument)
-    return list(rows.order_by("id"))
+    return list(OrderIntent.objects.filter(status=IntentStatus.UNRESOLVED).select_related("position").order_by("id"))
 
 
 def signal_has_sent_orders(*, signal_id: int) -> bool:
@@ -230,21 +236,19 @@ def portfolio_exposure() -> Exposure:
     of positions that can still lose (opening, open); unrealized P&L of positions still held (open,
     closing), marked at the instrument's last bar."""
     margin = risk = vol = unrealized = ZERO
-    rows = Position.objects.filter(status__in=LIVE_STATUSES).select_related("instrument")
-    for p in rows:
-        inst = p.instrument
-        entry = p.entry_price if p.entry_price is not None else p.signal_price
-        margin += p.lots * inst.margin_per_lot
-        if p.status in (PositionStatus.OPENING, PositionStatus.OPEN):
-            risk += position_risk(
-                entry_price=entry, current_stop=p.current_stop, lots=p.lots, point_value=inst.point_value
-            )
-            vol += position_vol(entry_atr=p.entry_atr, lots=p.lots, point_value=inst.point_value)
-        if p.status in (PositionStatus.OPEN, PositionStatus.CLOSING):
-            mark = inst.mark_price if inst.mark_price is not None else entry
-            unrealized += unrealized_pnl(
-                entry_price=entry, mark_price=mark, lots=p.lots, point_value=inst.point_value
-            )
+    # Only the columns the sums need: this runs in every entry's decision and booking.
+    rows = Position.objects.filter(status__in=LIVE_STATUSES).values_list(
+        "status", "lots", "entry_price", "signal_price", "current_stop", "entry_atr",
+        "instrument__margin_per_lot", "instrument__point_value", "instrument__mark_price")
+    for status, lots, entry_price, signal_price, stop, entry_atr, margin_per_lot, point_value, mark_price in rows:
+        entry = entry_price if entry_price is not None else signal_price
+        margin += lots * margin_per_lot
+        if status in (PositionStatus.OPENING, PositionStatus.OPEN):
+            risk += position_risk(entry_price=entry, current_stop=stop, lots=lots, point_value=point_value)
+            vol += position_vol(entry_atr=entry_atr, lots=lots, point_value=point_value)
+        if status in (PositionStatus.OPEN, PositionStatus.CLOSING):
+            mark = mark_price if mark_price is not None else entry
+            unrealized += unrealized_pnl(entry_price=entry, mark_price=mark, lots=lots, point_value=point_value)
     return Exposure(margin_used=margin, risk=risk, vol=vol, unrealized_pnl=unrealized)
 
 

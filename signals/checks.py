@@ -17,7 +17,7 @@ from django.utils import timezone
 from portfolio.gates import Check
 from portfolio.models import PortfolioState
 from portfolio.selectors import next_market_open, sessions_enforced
-from positions.selectors import unresolved_intents
+from positions.selectors import unresolved_intent_count
 from reconciliation.selectors import open_discrepancy_count
 from signals.models import SignalLog, SignalStatus
 from signals.payloads import parse_number
@@ -71,7 +71,7 @@ def control_checks(*, state: PortfolioState, instrument: str) -> list[Check]:
     """The pause switch, and the entry halt: an open discrepancy of the instrument, or an order of it
     whose outcome is unresolved (even before its discrepancy is on record)."""
     halted_by = open_discrepancy_count(instrument=instrument)
-    unresolved = len(unresolved_intents(instrument=instrument))
+    unresolved = unresolved_intent_count(instrument=instrument)
     detail = {"open_discrepancies": halted_by, **({"unresolved_orders": unresolved} if unresolved else {})}
     return [
         Check("trading_paused", not state.paused, {"paused_reason": state.paused_reason}),

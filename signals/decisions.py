@@ -18,12 +18,12 @@ from portfolio.selectors import instrument_params
 from portfolio.services import instrument_mark, locked_state
 from portfolio.sizing import size_base_entry, size_pyramid
 from positions.selectors import (
-    instrument_open_pnl,
-    last_entry_price,
     live_position,
-    open_base,
+    live_positions,
+    open_pnl,
     open_positions,
     portfolio_exposure,
+    pyramid_anchor,
     pyramids_since,
     rollover_exit_state,
 )
@@ -137,19 +137,18 @@ def decide_pyramid(signal: SignalLog) -> Decision:
     instrument = signal.instrument
     layer = int(signal.position.split("_")[1])
     state = locked_state()
-    base = open_base(instrument=instrument.code)
-    existing = live_position(instrument=instrument.code, layer=layer)
+    base, last_entry = pyramid_anchor(instrument=instrument.code)
+    live = live_positions(instrument=instrument.code)
+    existing = next((p for p in live if p.layer == layer), None)
     checks = [*age_checks(signal), session_check(signal), *control_checks(state=state, instrument=instrument.code),
               Check("no_base_position", base is not None, {"base_position_id": base.pk if base else None}),
               Check("layer_open", existing is None, {"position_id": existing.pk if existing else None})]
     price = signal_number(signal, "price")
     if base is not None:
-        last_entry = last_entry_price(instrument=instrument.code) or base.signal_price
         checks += pyramid_gates(
             price=price, atr=signal_number(signal, "atr"), base_entry_price=base.entry_price,
-            base_initial_stop=base.initial_stop, last_entry_price=last_entry,
-            instrument_open_pnl=instrument_open_pnl(instrument=instrument.code, price=price,
-                                                    point_value=instrument.point_value),
+            base_initial_stop=base.initial_stop, last_entry_price=last_entry or base.signal_price,
+            instrument_open_pnl=open_pnl(live, price=price, point_value=instrument.point_value),
             pyramids_since_base=pyramids_since(base=base), max_pyramids=instrument.max_pyramids,
             spacing_atr=instrument.pyramid_spacing_atr,
         )
@@ -172,7 +171,7 @@ def decide_exit(signal: SignalLog) -> Decision:
     close is rejected at once, as in session."""
     code = signal.instrument_id
     if signal.position == "ALL":
-        targets = open_positions(instrument=code, lock=True)
+        targets = open_positions(instrument=code, lock=True, attach=signal.instrument)
     else:
         live = live_position(instrument=code, layer=int(signal.position.split("_")[1]))
         targets = [live] if live is not None and live.status == "open" else []
@@ -218,7 +217,7 @@ def decide_market_data(signal: SignalLog) -> Decision:
     if not instrument_mark(code=instrument.code, price=price, at=signal.signal_timestamp):
         # An older bar arriving after a newer one must not move stops or trigger exits on stale prices.
         return Decision(SignalStatus.EXECUTED, "", {"out_of_order": True, "stops_moved": [], "exits_triggered": []})
-    positions = open_positions(instrument=instrument.code, lock=True)
+    positions = open_positions(instrument=instrument.code, lock=True, attach=instrument)
     trail = positions_trail(positions=positions, price=price, atr=atr,
                             multiple=instrument.trailing_stop_atr_multiple, point_value=instrument.point_value)
     # A position in the middle of a rollover leg waits for it; the next bar past the stop exits it.

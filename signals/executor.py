@@ -23,6 +23,7 @@ from core.db import atomic_with_retry
 from core.faults import fault_point
 from core.instance import instance_id
 from core.locks import LockBusy, instrument_lock, signal_lock
+from portfolio.models import Instrument
 from positions.broker import Broker
 from positions.broker.factory import get_broker
 from positions.selectors import signal_has_sent_orders
@@ -141,19 +142,22 @@ def _fail_loudly(signal: SignalLog, exc: Exception, me: str) -> Step:
 
 
 def _claimed(claimed: SignalLog) -> SignalLog:
-    """The claimed row, locked, and whether an earlier signal of the instrument has arrived since
-    the batch was claimed (it must run first)."""
-    signal = SignalLog.objects.select_for_update().select_related("instrument").get(pk=claimed.pk)
-    table = connection.ops.quote_name(SignalLog._meta.db_table)
-    # Hand-written for the row-value comparison, which walks the claim-queue index (instrument,
-    # signal time, id) backwards from this signal: the statement runs once per signal.
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE instrument_id = %s AND status = %s "
-                       f"AND (signal_timestamp, id) < (%s, %s))",
-                       [signal.instrument_id, SignalStatus.ACCEPTED,
-                        connection.ops.adapt_datetimefield_value(signal.signal_timestamp), signal.pk])
-        signal.overtaken = bool(cursor.fetchone()[0])
-    return signal
+    """Lock the claimed row and read what may have changed since the batch was claimed: its status
+    and owner (the sweeper may have handed it back), the instrument's parameters (edited in the
+    admin), and whether an earlier signal of the instrument has arrived since (it must run first)."""
+    signals, instruments = SignalLog._meta.db_table, Instrument._meta.db_table
+    lock = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
+    # One hand-written statement, as it runs once per signal: the row-value comparison walks the
+    # claim-queue index (instrument, signal time, id) backwards from this signal.
+    instrument = next(iter(Instrument.objects.raw(
+        f"SELECT i.*, s.status AS signal_status, s.processed_by AS signal_owner, EXISTS (SELECT 1 FROM {signals} e"
+        f" WHERE e.instrument_id = s.instrument_id AND e.status = %s AND (e.signal_timestamp, e.id) <"
+        f" (s.signal_timestamp, s.id)) AS overtaken FROM {signals} s JOIN {instruments} i ON i.code = s.instrument_id"
+        f" WHERE s.id = %s{lock}", [SignalStatus.ACCEPTED, claimed.pk])))
+    claimed.instrument = instrument
+    claimed.status, claimed.processed_by = instrument.signal_status, instrument.signal_owner
+    claimed.overtaken = bool(instrument.overtaken)
+    return claimed
 
 
 def _decide(claimed: SignalLog, me: str) -> Decision | Step | None:

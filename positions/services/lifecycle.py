@@ -121,7 +121,7 @@ def position_open(*, position_id: int, quantity: int, prices: dict[str, Decimal]
         fields.update(pe_entry_price=prices[Leg.PE], ce_entry_price=prices[Leg.CE],
                       entry_price=synthetic_price(strike=position.strike, ce_price=prices[Leg.CE],
                                                   pe_price=prices[Leg.PE]))
-    _write(position, **fields)
+    _write(position, refresh=False, **fields)  # the row is locked: what we wrote is what it holds
     pyramiding = {"last_pyramid_price": position.signal_price}
     if position.is_base_position:
         pyramiding["base_position"] = position
@@ -149,7 +149,9 @@ def position_exit_start(*, position: Position, reason: str, signal=None) -> bool
     """``open → closing`` by a conditional update, before any exit order exists.  False (and nothing
     written) when the position is no longer open: a TradingView EXIT and a stop exit for the same
     position can never both sell.  Runs in the caller's transaction (with its exit intents)."""
-    return _write(position, expect=(PositionStatus.OPEN,), status=PositionStatus.CLOSING,
+    # The caller read the position under the instrument lock, which every writer of a position takes
+    # first: if the row was still open, it held what the caller read, and now what we wrote.
+    return _write(position, expect=(PositionStatus.OPEN,), refresh=False, status=PositionStatus.CLOSING,
                   exit_reason=reason[:100], exit_signal=signal)
 
 
@@ -245,8 +247,9 @@ def _book_close(position: Position, state: PortfolioState, *, price: Decimal, pn
                 reason: str, note: str) -> None:
     """The one close: status, exit, P&L to the ledger (once: unique per position), base, statistics."""
     pnl = pnl.quantize(CENT, rounding=ROUND_HALF_EVEN)
-    _write(position, status=PositionStatus.CLOSED, exit_price=price, realized_pnl=pnl, exit_reason=reason[:100],
-           closed_at=timezone.now(), unrealized_pnl=Decimal("0"), **_settled())
+    # The row is locked by the caller (or created in this transaction): what we wrote is what it holds.
+    _write(position, refresh=False, status=PositionStatus.CLOSED, exit_price=price, realized_pnl=pnl,
+           exit_reason=reason[:100], closed_at=timezone.now(), unrealized_pnl=Decimal("0"), **_settled())
     ledger_post(state=state, kind=TransactionKind.TRADING_PNL, amount=pnl, actor=actor, position=position,
                 note=note[:200])
     pyramiding = _pyramiding_locked(position.instrument_id)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from core.alerts import alert
 from core.faults import fault_point
 from core.locks import LockBusy, named_lock
+from portfolio.models import Instrument
 from portfolio.selectors import next_market_open
 from positions import legs
 from positions.broker import Broker
@@ -93,8 +94,10 @@ def _step(position: Position) -> legs.Step | None:
 
 def _drive(position_id: int, broker: Broker, now: datetime | None, inline_retries: bool) -> Settlement:
     outcome: Settlement | None = None
+    instrument = None
     for _ in range(MAX_STEPS):
-        position = Position.objects.select_related("instrument").get(pk=position_id)
+        position = _read(position_id, instrument)
+        instrument = position.instrument
         step, orders = _plan(position)
         if step is None:
             return outcome or Settlement(position_id, NOTHING_TO_DO)
@@ -131,6 +134,17 @@ def _drive(position_id: int, broker: Broker, now: datetime | None, inline_retrie
     return outcome or Settlement(position_id, WAITING, "broker_outcome_unknown", _detail(position))
 
 
+def _read(position_id: int, instrument: Instrument | None) -> Position:
+    """The position as it is now.  Its instrument is read with it at the first step of a drive and
+    reused by the next steps, which follow within moments (its parameters are the trader's; a mark
+    that moves meanwhile only shifts a reference price, and the next drive reads it afresh)."""
+    if instrument is None:
+        return Position.objects.select_related("instrument").get(pk=position_id)
+    position = Position.objects.get(pk=position_id)
+    position.instrument = instrument
+    return position
+
+
 def look_up_orders(position: Position, broker: Broker, now) -> bool:
     """Look up every order of the position still at the broker; True when one of them moved on."""
     moved = False
@@ -144,7 +158,9 @@ def look_up_orders(position: Position, broker: Broker, now) -> bool:
 
 
 def send_step(position: Position, step: legs.Step, broker: Broker) -> None:
-    intent = OrderIntent.objects.select_related("position__instrument").get(pk=step.order_id)
+    intent = OrderIntent.objects.get(pk=step.order_id)
+    if intent.position_id == position.pk:
+        intent.position = position  # read at this step with its instrument: no need to read them again
     if intent.quantity != step.quantity:
         intent_resize(intent, quantity=step.quantity)  # a second leg pairs with what its first leg filled
     intent_send(intent=intent, broker=broker)
