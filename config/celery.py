@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import beat_init, setup_logging, worker_ready, worker_shutdown
+from celery.signals import beat_init, setup_logging, worker_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -24,6 +24,27 @@ def _use_django_logging(**_kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_init.connect
+def _yield_cpu_to_ingest(**_kwargs) -> None:
+    """A worker runs at a lower CPU priority than the web instances beside it, so executing a burst
+    never slows the webhook's answers (TradingView gives up after 3 s, and execution can wait a
+    moment); a host with CPU to spare runs both at full speed.  The beat keeps its priority: it
+    renews the leader lease."""
+    from django.conf import settings
+
+    niceness = settings.PM_WORKER_NICENESS
+    if not niceness:
+        return
+    os.nice(niceness)  # this thread and the pool threads it starts
+    try:
+        # With the kernel's autogroups (one per session: every service started on its own), the
+        # scheduler weighs the groups first, and a nice value counts only inside its group.
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write(str(niceness))
+    except OSError:
+        pass  # not Linux, or no autogroups: the nice value alone does it
 
 
 @worker_ready.connect

@@ -60,6 +60,7 @@ class Config:
     paper_slippage_percent: str
     paper_option_time_value: str
     signal_claim_seconds: int
+    worker_niceness: int
     order_resolution_seconds: int
     order_approval_seconds: int
     market_sessions: bool = False  # orders wait for the exchange session (DESIGN §15.3)
@@ -87,7 +88,7 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     raw = _get(env, name)
     if raw is None:
         return default
@@ -96,6 +97,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     value = int(raw)
     if value < minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(name, f"must be at most {maximum}, got {value}")
     return value
 
 
@@ -312,6 +315,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         paper_slippage_percent=_decimal_text(env, "PAPER_SLIPPAGE_PERCENT", "0"),
         paper_option_time_value=_decimal_text(env, "PAPER_OPTION_TIME_VALUE", "150"),
         signal_claim_seconds=_int(env, "SIGNAL_CLAIM_SECONDS", 60, minimum=2),
+        worker_niceness=_int(env, "WORKER_NICENESS", 10, maximum=19),
         order_resolution_seconds=_int(env, "ORDER_RESOLUTION_SECONDS", 120, minimum=10),
         order_approval_seconds=_int(env, "ORDER_APPROVAL_SECONDS", 900, minimum=10),
         market_sessions=_market_sessions(env, broker),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from config.celery import app
+import pytest
+
+from config.celery import _yield_cpu_to_ingest, app
 from signals.tasks import execute_instrument
 
 
@@ -20,3 +22,29 @@ def test_executor_task_backs_off_on_database_errors():
     assert execute_instrument.acks_late and execute_instrument.reject_on_worker_lost
     assert execute_instrument.retry_backoff == 1 and execute_instrument.retry_backoff_max == 60
     assert execute_instrument.max_retries == 10
+
+
+@pytest.mark.parametrize(("niceness", "calls"), [(10, [10]), (0, [])])
+def test_a_worker_yields_the_cpu_to_the_web_instances(monkeypatch, settings, niceness, calls):
+    made = []
+    written = []
+    monkeypatch.setattr("config.celery.os.nice", made.append)
+    monkeypatch.setattr("builtins.open", lambda path, mode: _Recorder(written, path))
+    settings.PM_WORKER_NICENESS = niceness
+    _yield_cpu_to_ingest()
+    assert made == calls
+    assert written == [("/proc/self/autogroup", str(n)) for n in calls]
+
+
+class _Recorder:
+    def __init__(self, written: list, path: str) -> None:
+        self.written, self.path = written, path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def write(self, text: str) -> None:
+        self.written.append((self.path, text))

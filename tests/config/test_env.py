@@ -56,6 +56,8 @@ def test_production_config_parses():
         ("LOG_FORMAT", "xml"),
         ("WEBHOOK_SECRET", "short"),
         ("MARKET_SESSIONS", "sometimes"),
+        ("WORKER_NICENESS", "20"),
+        ("WORKER_NICENESS", "-5"),
     ],
 )
 def test_malformed_variable_is_named(name, value):
