@@ -241,11 +241,10 @@ def memory_run(cluster, url: str, campaign: Campaign, total: int, rss: list) -> 
         asyncio.run(closed_loop(web, campaign.take(count), 8))
         sent += count
         wait_drained(url)
-        if sent == chunk or sent == total:
-            memory(cluster, f"after {sent:,} signals", rss)
+        memory(cluster, f"after {sent:,} signals", rss)
     if total <= chunk:
         return
-    first, last = rss[-2][1], rss[-1][1]
+    first, last = next(row for label, row in rss if label == f"after {chunk:,} signals"), rss[-1][1]
     growth = ", ".join(f"{name} {100 * (last[name] / first[name] - 1):+.0f}%" for name in last if name in first)
     print(f"  growth from 10,000 to {total:,} signals: {growth}")
 
