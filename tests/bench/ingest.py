@@ -182,7 +182,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["MAX_SIGNAL_AGE"] = str(8 * 86400)  # the campaign replays the last six days, one second apart
 
-    print(f"machine: {machine()}; commit {git_commit()}")
+    niceness = os.environ.get("WORKER_NICENESS") or "10 (the default)"
+    print(f"machine: {machine()}; commit {git_commit()}; worker niceness {niceness}")
     url = fresh_database("pm_bench")
     cluster = start_cluster(url, webs=1, workers=1, beats=1, web_workers=args.web_workers,
                             web_threads=args.web_threads)
