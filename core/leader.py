@@ -212,7 +212,13 @@ class Lease:
     def _close_pg(self) -> None:
         if self._pg is not None:
             try:
-                self._pg.close()  # closing the session frees the advisory lock
+                # Unlock first: the server frees a closed session's locks only when its backend has
+                # exited, a moment after close() returns, and a standby trying then would miss it.
+                self._pg.execute("SELECT pg_advisory_unlock_all()")
+            except psycopg.Error:
+                pass  # the session is gone already, and its locks with it
+            try:
+                self._pg.close()
             except psycopg.Error:
                 pass
         self._pg = None
