@@ -28,10 +28,10 @@ def _use_django_logging(**_kwargs) -> None:
 
 @worker_init.connect
 def _yield_cpu_to_ingest(**_kwargs) -> None:
-    """A worker runs at a lower CPU priority than the web instances beside it, so executing a burst
-    never slows the webhook's answers (TradingView gives up after 3 s, and execution can wait a
-    moment); a host with CPU to spare runs both at full speed.  The beat keeps its priority: it
-    renews the leader lease."""
+    """A worker runs at a lower CPU priority than the web instances beside it, so that when the two
+    compete for the CPU the webhook's answers come first (TradingView gives up after 3 s; execution
+    can wait a moment); a host with CPU to spare runs both at full speed.  The beat keeps its
+    priority: it renews the leader lease."""
     from django.conf import settings
 
     niceness = settings.PM_WORKER_NICENESS
