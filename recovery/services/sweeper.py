@@ -147,14 +147,19 @@ OVERDUE_SECONDS = 15  # an accepted signal still waiting this long was not picke
 
 
 def kick_accepted(*, now: datetime | None = None) -> list[str]:
-    """Hand instruments with accepted signals to the executor.  Those that have waited longer than
-    OVERDUE_SECONDS run here and now: the normal path (a worker) evidently did not take them."""
+    """Hand instruments with accepted signals to the executor.  Those whose signals have waited longer
+    than OVERDUE_SECONDS while no worker holds a live claim of them run here and now: the normal path
+    evidently did not take them.  An instrument a worker is still draining (a backlog after a burst)
+    is only handed over: running it here too would just queue behind the worker's instrument lock."""
     from signals.dispatch import enqueue_execution, run_executor
 
     now = now or timezone.now()
     waiting = SignalLog.objects.filter(status=SignalStatus.ACCEPTED)
     overdue = set(waiting.filter(received_at__lt=now - timedelta(seconds=OVERDUE_SECONDS))
                   .values_list("instrument_id", flat=True))
+    if overdue:
+        overdue -= set(SignalLog.objects.filter(status=SignalStatus.PROCESSING, claim_expires_at__gte=now)
+                       .values_list("instrument_id", flat=True))
     instruments = sorted(set(waiting.values_list("instrument_id", flat=True)))
     for code in instruments:
         if code in overdue:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from config.celery import _yield_cpu_to_ingest, app
@@ -48,3 +54,31 @@ class _Recorder:
 
     def write(self, text: str) -> None:
         self.written.append((self.path, text))
+
+
+_ARENAS_PROBE = """
+import ctypes, os, sys, threading
+if sys.argv[1] == "capped":
+    from config.celery import _cap_malloc_arenas
+    _cap_malloc_arenas()
+go = threading.Barrier(8)
+def allocate():
+    go.wait()  # all eight threads alive at once, each making its first allocations
+    blocks = [bytearray(256) for _ in range(2000)]
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" block per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.parametrize(("mode", "most"), [("capped", 2), ("default", 64)])
+def test_worker_and_beat_keep_to_two_malloc_arenas(mode, most):
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    probe = subprocess.run([sys.executable, "-c", _ARENAS_PROBE, mode], env=env, capture_output=True, text=True,
+                           check=True, cwd=Path(__file__).resolve().parents[2])
+    arenas = probe.stderr.count("Arena ")
+    assert 1 <= arenas <= most
+    if mode == "default":
+        assert arenas > 2  # the probe does make glibc open more arenas when uncapped

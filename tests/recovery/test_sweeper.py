@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from positions.models import IntentPurpose, IntentStatus, OrderIntent
 from positions.services.intents import intent_create
-from recovery.services.sweeper import sweep
+from recovery.services.sweeper import OVERDUE_SECONDS, kick_accepted, sweep
 from signals.models import SignalLog
 from tests.factories import make_position, make_signal
 
@@ -96,3 +96,21 @@ def test_a_signal_whose_intent_is_being_sent_is_never_handed_back(portfolio):
     assert report["released"] == []
     signal.refresh_from_db()
     assert signal.status != "accepted" and OrderIntent.objects.get().status != IntentStatus.CANCELLED
+
+
+def test_overdue_signals_run_here_only_when_no_worker_holds_their_instrument(portfolio, monkeypatch):
+    from signals import dispatch
+
+    ran, handed = [], []
+    monkeypatch.setattr(dispatch, "run_executor", ran.append)
+    monkeypatch.setattr(dispatch, "enqueue_execution", handed.append)
+    long_ago = timezone.now() - timedelta(seconds=OVERDUE_SECONDS + 5)
+    make_signal(instrument="GOLD_MINI", received_at=long_ago)
+    make_signal(instrument="SILVER_MINI", received_at=long_ago)
+    _claimed(make_signal(instrument="SILVER_MINI", signal_type="PYRAMID", position="Long_2"), expired=False)
+    make_signal(instrument="COPPER")  # not overdue
+
+    assert kick_accepted() == ["COPPER", "GOLD_MINI", "SILVER_MINI"]
+
+    assert ran == ["GOLD_MINI"]  # stalled: nobody took it
+    assert handed == ["COPPER", "SILVER_MINI"]  # a worker is draining Silver: only hand it over
