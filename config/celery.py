@@ -11,6 +11,27 @@ from celery.signals import beat_init, setup_logging, worker_init, worker_ready, 
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+MALLOC_ARENAS = 2
+
+
+def cap_malloc_arenas() -> None:
+    """glibc gives each thread that contends for malloc an arena of its own (up to 8 per core) and
+    rarely hands their freed pages back, so a long-running threaded process (the worker's pool, the
+    web's request threads, the beat's jobs, the database pool's workers) creeps up in memory though
+    its Python heap stays flat.  Two arenas are plenty under the GIL.  Called when this module is
+    imported (every process of ours imports it through ``config``), before any of those threads
+    exists; ``MALLOC_ARENA_MAX`` in the environment (read by glibc itself at start) wins."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError, TypeError):
+        pass  # not glibc (musl, macOS): nothing to cap
+
+
+cap_malloc_arenas()
+
 app = Celery("pm")
 # Without this, threads other than the importing one (gunicorn gthread workers, the inline pool)
 # see Celery's fallback default app, and tasks published there would go to the wrong broker.
@@ -26,27 +47,6 @@ def _use_django_logging(**_kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
-
-
-M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
-MALLOC_ARENAS = 2
-
-
-@worker_init.connect
-@beat_init.connect
-def _cap_malloc_arenas(**_kwargs) -> None:
-    """glibc gives each thread that contends for malloc an arena of its own (up to 8 per core) and
-    rarely hands their freed pages back, so a long-running threaded process (the worker's pool, the
-    beat's sweeper and lease threads) creeps up in memory though its Python heap stays flat.  Two
-    arenas are plenty under the GIL.  Set before any pool thread starts; ``MALLOC_ARENA_MAX`` in
-    the environment (read by glibc itself at start) wins."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return
-    libc = ctypes.util.find_library("c")
-    try:
-        ctypes.CDLL(libc).mallopt(M_ARENA_MAX, MALLOC_ARENAS)
-    except (OSError, AttributeError, TypeError):
-        pass  # not glibc (musl, macOS): nothing to cap
 
 
 @worker_init.connect
