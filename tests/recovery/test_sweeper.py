@@ -10,6 +10,7 @@ from django.utils import timezone
 from positions.models import IntentPurpose, IntentStatus, OrderIntent
 from positions.services.intents import intent_create
 from recovery.services.sweeper import OVERDUE_SECONDS, kick_accepted, sweep
+from signals import dispatch
 from signals.models import SignalLog
 from tests.factories import make_position, make_signal
 
@@ -99,8 +100,6 @@ def test_a_signal_whose_intent_is_being_sent_is_never_handed_back(portfolio):
 
 
 def test_overdue_signals_run_here_only_when_no_worker_holds_their_instrument(portfolio, monkeypatch):
-    from signals import dispatch
-
     ran, handed = [], []
     monkeypatch.setattr(dispatch, "run_executor", ran.append)
     monkeypatch.setattr(dispatch, "enqueue_execution", handed.append)
