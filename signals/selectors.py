@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 
-from signals.models import SignalLog
+from signals.models import SignalLog, SignalStatus
+
+
+def signals_claimed_live(*, now: datetime) -> QuerySet[SignalLog]:
+    """Signals a live worker holds (processing, its claim not yet lapsed; a live worker keeps
+    extending it)."""
+    return SignalLog.objects.filter(status=SignalStatus.PROCESSING, claim_expires_at__gte=now)
 
 
 def signal_list(*, status: str | None = None, instrument: str | None = None, signal_type: str | None = None

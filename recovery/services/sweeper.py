@@ -36,6 +36,7 @@ from positions.services.rollover_run import rollovers_resume
 from positions.services.settle import position_drive, settlement_of
 from reconciliation.services.orders import order_discrepancies_sync
 from signals.models import SignalLog, SignalStatus
+from signals.selectors import signals_claimed_live
 from signals.services.inbox import signal_release, signal_settle, signals_awaiting_settlement
 
 log = structlog.get_logger(__name__)
@@ -81,9 +82,7 @@ def _release_if_unsent(*, signal_id: int, instrument: str, now: datetime) -> boo
 
 def _busy_signal_ids(now: datetime) -> set[int]:
     """Signals a live worker is still processing: their positions are not ours to drive."""
-    return set(
-        SignalLog.objects.filter(status=SignalStatus.PROCESSING, claim_expires_at__gte=now).values_list("pk", flat=True)
-    )
+    return set(signals_claimed_live(now=now).values_list("pk", flat=True))
 
 
 def complete_incomplete_positions(*, broker: Broker, now: datetime, instrument: str | None = None,
@@ -158,8 +157,7 @@ def kick_accepted(*, now: datetime | None = None) -> list[str]:
     overdue = set(waiting.filter(received_at__lt=now - timedelta(seconds=OVERDUE_SECONDS))
                   .values_list("instrument_id", flat=True))
     if overdue:
-        overdue -= set(SignalLog.objects.filter(status=SignalStatus.PROCESSING, claim_expires_at__gte=now)
-                       .values_list("instrument_id", flat=True))
+        overdue -= set(signals_claimed_live(now=now).values_list("instrument_id", flat=True))
     instruments = sorted(set(waiting.values_list("instrument_id", flat=True)))
     for code in instruments:
         if code in overdue:
